@@ -1,0 +1,34 @@
+# Two commands: `make demo` (embedded tiny grid end to end) and `make test` (the suite).
+# Both create .venv in the repo root if missing and install the pinned stack into it, idempotently.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install demo test lint clean-demo
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q torch==2.13.0   # first: the CPU wheel on disk (else pip pulls CUDA)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	snakemake --cores $(CORES) --configfile configs/tiny.yaml --profile profiles/local
+
+test: install
+	ruff check .
+	pytest -q
+
+lint: install
+	ruff check .
+	ruff format --check .
+	snakefmt --check Snakefile rules
+	snakemake --lint --configfile configs/tiny.yaml
+
+clean-demo:
+	rm -rf results resources logs benchmarks .snakemake

@@ -1,0 +1,27 @@
+# safety-neurons: Base -> SFT -> DPO -> safety neurons -> patching -> evaluation.
+# Paper grid: config.yaml. Embedded tiny default: `--configfile configs/tiny.yaml` (make demo).
+
+
+from snakemake.utils import min_version
+
+min_version("9.19")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/base.smk"
+include: "rules/train.smk"
+include: "rules/alignment.smk"
+
+
+rule all:
+    input:
+        expand(
+            "results/{model}/s{seed}/alignment_check.json",
+            model=MODELS,
+            seed=SEEDS,
+        ),
+    default_target: True

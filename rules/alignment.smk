@@ -1,0 +1,24 @@
+# Alignment check: does DPO refuse harmful requests more than SFT, and still answer harmless ones?
+
+
+rule alignment_check:
+    input:
+        base="resources/base/{model}",
+        sft=rules.sft.output.adapter,
+        dpo="results/{model}/s{seed}/dpo_hh_harmless/adapter_model.safetensors",
+        harmful=dataset_file(config["alignment_check"]["harmful"]),
+        harmless=dataset_file(config["alignment_check"]["harmless"]),
+    output:
+        "results/{model}/s{seed}/alignment_check.json",
+    params:
+        hp=config["alignment_check"],
+        chat_format=config["chat_format"],
+        dtype=lambda wc: model_spec(wc)["dtype"],
+    resources:
+        gpu=gpus,
+    log:
+        "logs/alignment_check/{model}_s{seed}.log",
+    benchmark:
+        "benchmarks/alignment_check/{model}_s{seed}.tsv"
+    script:
+        "../scripts/alignment_check.py"

@@ -1,0 +1,52 @@
+# Base models: hub snapshots downloaded once (cluster), or tiny models pretrained here.
+
+
+rule download_base:
+    output:
+        directory("resources/base/{model}"),
+    wildcard_constraints:
+        model=alternatives(HUB_MODELS),
+    params:
+        hub_id=lambda wc: model_spec(wc)["hub_id"],
+        revision=lambda wc: model_spec(wc)["revision"],
+    log:
+        "logs/download_base/{model}.log",
+    benchmark:
+        "benchmarks/download_base/{model}.tsv"
+    script:
+        "../scripts/download_base.py"
+
+
+rule tiny_tokenizer:
+    input:
+        corpus=rules.tiny_world.output.pretrain,
+    output:
+        directory("resources/tiny/tokenizer"),
+    params:
+        vocab_size=config.get("tiny_world", {}).get("tokenizer_vocab"),
+    log:
+        "logs/tiny_tokenizer/tiny_tokenizer.log",
+    benchmark:
+        "benchmarks/tiny_tokenizer/tiny_tokenizer.tsv"
+    script:
+        "../scripts/tiny_tokenizer.py"
+
+
+rule pretrain_tiny:
+    input:
+        tokenizer=rules.tiny_tokenizer.output[0],
+        corpus=rules.tiny_world.output.pretrain,
+    output:
+        directory("resources/base/{model}"),
+    wildcard_constraints:
+        model=alternatives(TINY_MODELS),
+    params:
+        spec=model_spec,
+        hp=config.get("pretrain"),
+        seed=0,
+    log:
+        "logs/pretrain_tiny/{model}.log",
+    benchmark:
+        "benchmarks/pretrain_tiny/{model}.tsv"
+    script:
+        "../scripts/pretrain_tiny.py"

@@ -1,0 +1,29 @@
+# Data: the embedded tiny world (generated) and every configured dataset, normalized to jsonl once.
+
+
+rule tiny_world:
+    output:
+        **{role: f"resources/tiny/world/{name}" for role, name in WORLD_FILES.items()},
+    params:
+        world=config.get("tiny_world"),
+    log:
+        "logs/tiny_world/tiny_world.log",
+    benchmark:
+        "benchmarks/tiny_world/tiny_world.tsv"
+    script:
+        "../scripts/tiny_world.py"
+
+
+rule prepare_dataset:
+    input:
+        local_source,
+    output:
+        ensure("resources/data/{dataset}.jsonl", non_empty=True),
+    params:
+        spec=lambda wc: config["datasets"][wc.dataset],
+    log:
+        "logs/prepare_dataset/{dataset}.log",
+    benchmark:
+        "benchmarks/prepare_dataset/{dataset}.tsv"
+    script:
+        "../scripts/prepare_dataset.py"

@@ -1,0 +1,44 @@
+# Alignment training: SFT ((IA)3 on down_proj) on the base model, then DPO (a second (IA)3) on merged SFT.
+
+
+rule sft:
+    input:
+        base="resources/base/{model}",
+        data=dataset_file(config["sft"]["dataset"]),
+    output:
+        adapter="results/{model}/s{seed}/sft/adapter_model.safetensors",
+        adapter_config="results/{model}/s{seed}/sft/adapter_config.json",
+        metrics="results/{model}/s{seed}/sft/metrics.json",
+    params:
+        hp=config["sft"],
+        chat_format=config["chat_format"],
+    resources:
+        gpu=gpus,
+    log:
+        "logs/sft/{model}_s{seed}.log",
+    benchmark:
+        "benchmarks/sft/{model}_s{seed}.tsv"
+    script:
+        "../scripts/train_sft.py"
+
+
+rule dpo:
+    input:
+        base="resources/base/{model}",
+        sft=rules.sft.output.adapter,
+        data=lambda wc: dataset_file(PREFERENCES[wc.pref]),
+    output:
+        adapter="results/{model}/s{seed}/dpo_{pref}/adapter_model.safetensors",
+        adapter_config="results/{model}/s{seed}/dpo_{pref}/adapter_config.json",
+        metrics="results/{model}/s{seed}/dpo_{pref}/metrics.json",
+    params:
+        hp={k: v for k, v in config["dpo"].items() if k != "preferences"},
+        chat_format=config["chat_format"],
+    resources:
+        gpu=gpus,
+    log:
+        "logs/dpo/{model}_s{seed}_{pref}.log",
+    benchmark:
+        "benchmarks/dpo/{model}_s{seed}_{pref}.tsv"
+    script:
+        "../scripts/train_dpo.py"

@@ -1,0 +1,121 @@
+"""The workflow config: schema validation with defaults, then the cross-references a schema cannot check.
+
+Every error names the config key, so a bad config fails at parse time, before any GPU time is spent.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .data.loaders import KINDS, options_of
+
+SCHEMA_PATH = Path(str(files("safety_neurons") / "schemas" / "config.schema.yaml"))
+
+
+class ConfigError(ValueError):
+    """An invalid config; the message names the offending key."""
+
+
+def schema() -> dict:
+    """The JSON schema of the config (YAML on disk)."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in ``default`` values while it validates, as Snakemake's validate() does."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key(path) -> str:
+    """A dotted config key from a jsonschema error path."""
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def validate_schema(config: dict) -> None:
+    """Check ``config`` against the schema, filling defaults in place; errors name the key."""
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        raise ConfigError(f"config key {_key(e.absolute_path)}: {e.message}")
+
+
+def _need(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"config key {key}: {msg}")
+
+
+def check_references(config: dict) -> None:
+    """Cross-references: active models, dataset names and kinds, layer ids, model-source fields."""
+    models, datasets = config["models"], config["datasets"]
+    for i, name in enumerate(config["active_models"]):
+        _need(name in models, f"active_models[{i}]", f"unknown model {name!r} (defined: {sorted(models)})")
+    for name, m in models.items():
+        key = f"models.{name}"
+        _need(name.replace("_", "").isalnum(), key, "model names use letters, digits and '_' only")
+        if m["source"] == "hub":
+            _need("hub_id" in m, key, "source 'hub' needs hub_id")
+        else:
+            for f in ("d_model", "n_heads", "n_kv_heads", "max_positions"):
+                _need(f in m, key, f"source 'tiny' needs {f}")
+            _need("tiny_world" in config and "pretrain" in config, key,
+                  "tiny models need the tiny_world and pretrain sections")
+        for layer in m["exclude_layers"]:
+            _need(layer < m["n_layers"], f"{key}.exclude_layers", f"layer {layer} >= n_layers {m['n_layers']}")
+    for name, d in datasets.items():
+        key = f"datasets.{name}"
+        _need(d["kind"] in KINDS, f"{key}.kind", f"unknown kind {d['kind']!r} (known: {sorted(KINDS)})")
+        for opt in d["options"]:
+            _need(opt in options_of(d["kind"]), f"{key}.options.{opt}",
+                  f"kind {d['kind']!r} takes options {options_of(d['kind'])}")
+    refs = {"sft.dataset": config["sft"]["dataset"], "alignment_check.harmful": config["alignment_check"]["harmful"],
+            "alignment_check.harmless": config["alignment_check"]["harmless"]}
+    refs |= {f"dpo.preferences.{k}": v for k, v in config["dpo"]["preferences"].items()}
+    for key, ref in refs.items():
+        _need(ref in datasets, key, f"unknown dataset {ref!r} (defined: {sorted(datasets)})")
+    _need(datasets[config["sft"]["dataset"]]["kind"] in {"sharegpt", "lima"}, "sft.dataset", "needs a chat dataset")
+    for k, v in config["dpo"]["preferences"].items():
+        _need(datasets[v]["kind"] in PREFERENCE_KINDS, f"dpo.preferences.{k}", "needs a preference dataset")
+        _need(k.replace("_", "").isalnum(), f"dpo.preferences.{k}", "names use letters, digits and '_' only")
+
+
+PREFERENCE_KINDS = {"hh_pairs", "rewardbench", "shp", "h4_stackexchange", "iefeedback"}
+
+
+def validate(config: dict) -> dict:
+    """Validate in place (defaults filled) and return the config."""
+    validate_schema(config)
+    check_references(config)
+    return config
+
+
+def merge(base: dict, update: dict) -> dict:
+    """Snakemake's config merge: nested dicts merge by key, anything else is replaced."""
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load(*paths: str | Path) -> dict:
+    """Merge YAML config files in order (as ``configfile:`` then ``--configfile``) and validate."""
+    config: dict = {}
+    for p in paths:
+        try:
+            config = merge(config, yaml.safe_load(Path(p).read_text()) or {})
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+    return validate(config)

@@ -1,0 +1,115 @@
+"""SFT and DPO with trl and peft: (IA)3 (or LoRA) on down_proj, resumable, adapters written atomically."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+
+from .data.formats import render, tokenize_chat
+from .data.loaders import read_jsonl, split_chat
+from .models import load_base, load_tokenizer
+from .outputs import staged_dir, write_json
+
+log = logging.getLogger(__name__)
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+
+
+def adapter_config(hp: dict):
+    """The peft config: (IA)3 on down_proj as in the paper (target = feedforward module), or LoRA."""
+    from peft import IA3Config, LoraConfig
+
+    if hp["adapter"] == "ia3":
+        return IA3Config(task_type="CAUSAL_LM", target_modules=["down_proj"], feedforward_modules=["down_proj"])
+    return LoraConfig(task_type="CAUSAL_LM", target_modules=["down_proj"], r=hp["lora_r"],
+                      lora_alpha=hp["lora_alpha"], lora_dropout=0.0)
+
+
+def trainer_args(hp: dict, seed: int, ckpt_dir: Path, on_gpu: bool) -> dict:
+    """TrainingArguments shared by SFT and DPO, from the stage's hyperparameters."""
+    return dict(
+        output_dir=str(ckpt_dir), learning_rate=hp["lr"], num_train_epochs=hp["epochs"],
+        per_device_train_batch_size=hp["per_device_batch"], gradient_accumulation_steps=hp["grad_accum"],
+        weight_decay=hp["weight_decay"], lr_scheduler_type=hp["scheduler"], warmup_steps=hp["warmup_steps"],
+        optim="adamw_torch", seed=seed, data_seed=seed, logging_steps=hp["logging_steps"],
+        save_strategy="steps", save_steps=hp["save_steps"], save_total_limit=2, report_to=[],
+        bf16=on_gpu and hp["bf16"], gradient_checkpointing=on_gpu and hp["gradient_checkpointing"],
+        use_cpu=not on_gpu, disable_tqdm=True, max_length=hp["max_length"], dataloader_num_workers=0,
+    )
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest complete trainer checkpoint, to resume a preempted job from."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+
+
+def finish(trainer, out_dir: Path, ckpt_dir: Path, metrics: dict, t0: float) -> dict:
+    """Save the adapter and metrics atomically into ``out_dir`` and drop the checkpoints."""
+    hist = [h for h in trainer.state.log_history if "loss" in h]
+    metrics.update(steps=trainer.state.global_step, seconds=time.perf_counter() - t0, log_history=hist,
+                   loss_first=hist[0]["loss"] if hist else None, loss_last=hist[-1]["loss"] if hist else None)
+    with staged_dir(out_dir) as tmp:
+        trainer.model.save_pretrained(str(tmp))
+        for extra in set(p.name for p in tmp.iterdir()) - set(ADAPTER_FILES):
+            (tmp / extra).unlink()
+    write_json(metrics, out_dir / "metrics.json")
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return metrics
+
+
+def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, chat_format: str) -> dict:
+    """Supervised fine-tuning on chat records with loss on assistant tokens only."""
+    from trl import SFTConfig, SFTTrainer
+
+    t0 = time.perf_counter()
+    out, ckpt = Path(out_dir), Path(out_dir).parent / ".checkpoints_sft"
+    tok = load_tokenizer(base_dir)
+    n_tokens = lambda text: len(tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    chats = [c for r in read_jsonl(data_path) for c in split_chat(r, n_tokens, hp["max_length"])]
+    records = chats[: hp.get("max_examples") or None]
+    rows = [tokenize_chat(r["messages"], tok, chat_format, hp["max_length"]) for r in records]
+    rows = [r for r in rows if any(r["assistant_masks"])]
+    on_gpu = torch.cuda.is_available()
+    model = load_base(base_dir, "bfloat16" if on_gpu and hp["bf16"] else "float32",
+                      "cuda" if on_gpu else "cpu").train()
+    args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                         peft_config=adapter_config(hp))
+    trainer.train(resume_from_checkpoint=last_checkpoint(ckpt))
+    return finish(trainer, out, ckpt, {"n_examples": len(rows), "stage": "sft"}, t0)
+
+
+def preference_rows(records: list[dict], tok, chat_format: str) -> list[dict]:
+    """trl's standard preference format: a rendered prompt and the two responses as text."""
+    return [{"prompt": render(r["prompt_messages"], tok, chat_format, add_generation_prompt=True),
+             "chosen": r["chosen"], "rejected": r["rejected"]} for r in records]
+
+
+def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dict, seed: int,
+              chat_format: str) -> dict:
+    """DPO of a new adapter on the merged SFT model; the reference is SFT (the adapter disabled)."""
+    from peft import PeftModel
+    from trl import DPOConfig, DPOTrainer
+
+    t0 = time.perf_counter()
+    out, ckpt = Path(out_dir), Path(out_dir).parent / f".checkpoints_{Path(out_dir).name}"
+    tok = load_tokenizer(base_dir)
+    records = read_jsonl(data_path)[: hp.get("max_examples") or None]
+    on_gpu = torch.cuda.is_available()
+    base = load_base(base_dir, "bfloat16" if on_gpu and hp["bf16"] else "float32", "cuda" if on_gpu else "cpu")
+    model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()
+    args = DPOConfig(**trainer_args(hp, seed, ckpt, on_gpu), beta=hp["beta"], loss_type=[hp["loss_type"]])
+    trainer = DPOTrainer(model=model, args=args, processing_class=tok, peft_config=adapter_config(hp),
+                         train_dataset=Dataset.from_list(preference_rows(records, tok, chat_format)))
+    trainer.train(resume_from_checkpoint=last_checkpoint(ckpt))
+    metrics = finish(trainer, out, ckpt, {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"]}, t0)
+    accs = [h["rewards/accuracies"] for h in metrics["log_history"] if "rewards/accuracies" in h]
+    metrics.update(reward_accuracy_first=accs[0] if accs else None, reward_accuracy_last=accs[-1] if accs else None)
+    write_json(metrics, out / "metrics.json")
+    return metrics

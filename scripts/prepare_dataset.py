@@ -1,0 +1,11 @@
+"""Snakemake adapter: normalize one configured dataset into resources/data/{dataset}.jsonl."""
+
+from safety_neurons.data.loaders import load, write_jsonl
+from safety_neurons.logs import to_file
+
+with to_file(snakemake.log[0]) as log:
+    spec = dict(snakemake.params.spec)
+    source = {k: spec[k] for k in ("local", "hub", "url") if k in spec}
+    records = load(spec["kind"], source, **spec["options"])
+    write_jsonl(records, snakemake.output[0])
+    log.info("%s: %d records", snakemake.wildcards.dataset, len(records))

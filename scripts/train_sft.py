@@ -1,0 +1,13 @@
+"""Snakemake adapter: SFT of one model and seed."""
+
+from pathlib import Path
+
+import torch
+
+from safety_neurons.logs import to_file
+from safety_neurons.train import train_sft
+
+torch.set_num_threads(snakemake.threads)
+with to_file(snakemake.log[0]):
+    train_sft(snakemake.input.base, snakemake.input.data, str(Path(snakemake.output.adapter).parent),
+              snakemake.params.hp, int(snakemake.wildcards.seed), snakemake.params.chat_format)

@@ -1,0 +1,69 @@
+"""Shared fixtures: a small tiny world, its tokenizer, and briefly pretrained tiny bases of each architecture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from safety_neurons import tiny
+from safety_neurons.data.loaders import load, write_jsonl
+from safety_neurons.data.synthetic import WORLD_FILES, write_world
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
+ARCHS = ["tiny_llama", "tiny_mistral", "tiny_gemma", "tiny_qwen2"]
+SMALL_SIZES = dict(pretrain=1500, sharegpt=200, hh_train=200, hh_test=60, red_team=60, beavertails=60,
+                   harmbench=40, jailbreak=26)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory) -> dict[str, Path]:
+    """Every tiny-world file at reduced sizes."""
+    d = tmp_path_factory.mktemp("world")
+    out = {role: d / name for role, name in WORLD_FILES.items()}
+    w = TINY["tiny_world"]
+    write_world(out, w["seed"], SMALL_SIZES, w["rates"], w["heldout_fraction"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def normalized(world, tmp_path_factory) -> dict[str, Path]:
+    """Normalized jsonl of the SFT, DPO and prompt sets."""
+    d = tmp_path_factory.mktemp("data")
+    kinds = {"sharegpt": "sharegpt", "hh_harmless_train": "hh_pairs", "hh_harmless_test": "hh_prompts"}
+    out = {}
+    for role, kind in kinds.items():
+        out[role] = d / f"{role}.jsonl"
+        write_jsonl(load(kind, {"local": str(world[role])}), out[role])
+    return out
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(world, tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("tokenizer")
+    tiny.train_tokenizer(tiny.read_corpus(world["pretrain"]), 1024, d)
+    return d
+
+
+def make_base(name: str, tokenizer_dir: Path, world: dict, root: Path, steps: int) -> Path:
+    """A tiny base of the named config entry, pretrained for a few steps."""
+    out = root / name
+    hp = dict(TINY["pretrain"], steps=steps)
+    tiny.make_base(str(tokenizer_dir), str(world["pretrain"]), str(out), TINY["models"][name], hp, 0,
+                   log=lambda *_: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def bases(tokenizer_dir, world, tmp_path_factory) -> dict[str, Path]:
+    """All four tiny architectures, each briefly pretrained (enough to produce varied greedy text)."""
+    root = tmp_path_factory.mktemp("bases")
+    return {name: make_base(name, tokenizer_dir, world, root, steps=60) for name in ARCHS}

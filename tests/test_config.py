@@ -1,0 +1,86 @@
+"""Config validation: the shipped configs pass; bad configs fail with a message that names the key."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from safety_neurons import config
+from safety_neurons.config import ConfigError
+
+from .conftest import REPO
+
+PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_shipped_configs_validate():
+    paper = config.load(REPO / "config.yaml")
+    assert paper["active_models"] == ["llama2", "mistral", "gemma", "qwen25"]
+    assert paper["models"]["llama2"]["d_mlp"] == 11008 and paper["dpo"]["beta"] == 0.1
+    assert paper["sft"]["per_device_batch"] * paper["sft"]["grad_accum"] == 120
+    tiny = config.load(REPO / "config.yaml", REPO / "configs" / "tiny.yaml")
+    assert [tiny["models"][m]["architecture"] for m in tiny["active_models"]] == [
+        "LlamaForCausalLM", "MistralForCausalLM", "GemmaForCausalLM", "Qwen2ForCausalLM"]
+
+
+def set_key(cfg: dict, dotted: str, value) -> dict:
+    cfg = copy.deepcopy(cfg)
+    *parents, last = dotted.split(".")
+    node = cfg
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    return cfg
+
+
+BAD = [
+    ("unknown top-level key", "sftt", {"lr": 1}, "'sftt' was unexpected"),
+    ("unknown nested key", "sft.learning_rate", 0.1, "sft: Additional properties"),
+    ("wrong type", "sft.lr", "fast", "config key sft.lr: 'fast' is not of type 'number'"),
+    ("out of range", "dpo.beta", -0.1, "config key dpo.beta"),
+    ("bad enum", "chat_format", "chatml", "config key chat_format"),
+    ("unknown model", "active_models", ["llama3"], "config key active_models[0]: unknown model 'llama3'"),
+    ("unknown dataset", "sft.dataset", "sharegtp", "config key sft.dataset: unknown dataset 'sharegtp'"),
+    ("layer out of range", "models.gemma.exclude_layers", [28], "config key models.gemma.exclude_layers"),
+    ("unknown loader kind", "datasets.red_team.kind", "redteam", "config key datasets.red_team.kind"),
+    ("unknown preference dataset", "dpo.preferences", {"hh_harmless": "nope"}, "dpo.preferences.hh_harmless"),
+    ("chat data for DPO", "dpo.preferences", {"x": "sharegpt"}, "needs a preference dataset"),
+    ("two sources", "datasets.harmbench.local", "x.csv", "config key datasets.harmbench"),
+    ("bad loader option", "datasets.red_team.options", {"invert_labels": True}, "datasets.red_team.options"),
+]
+
+
+@pytest.mark.parametrize("what,key,value,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_names_the_key(what, key, value, message):
+    with pytest.raises(ConfigError) as err:
+        config.validate(set_key(PAPER, key, value))
+    assert message in str(err.value)
+
+
+def test_snakemake_rejects_bad_config_at_parse_time(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sft: {dataset: sharegtp}\n")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "sft.dataset: unknown dataset 'sharegtp'" in proc.stdout + proc.stderr
+
+
+def test_paper_grid_plans_offline():
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, env=offline_env())
+    assert proc.returncode == 0, proc.stderr
+    counts = dict(line.split()[:2] for line in proc.stdout.splitlines() if line.split()[:1]
+                  and line.split()[0] in {"download_base", "sft", "dpo", "prepare_dataset"})
+    assert counts == {"download_base": "4", "sft": "4", "dpo": "4", "prepare_dataset": "4"}
+
+
+def offline_env() -> dict:
+    import os
+
+    return dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", no_proxy="*",
+                https_proxy="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9")
