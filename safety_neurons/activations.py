@@ -2,7 +2,8 @@
 
 This is the only module that registers hooks. A neuron's activation is act(gate(x)) * up(x) times any (IA)3
 scaling, i.e. TransformerLens's ``blocks.{l}.mlp.hook_post`` on an unadapted model. One forward pre-hook per
-layer applies a policy's (IA)3 scale, then lets a callback read or replace the activations.
+layer applies the active policy's (IA)3 scale, then lets a callback read or replace the activations. The hooks
+stay registered while policies switch, so patched decoding pays no per-step registration cost.
 """
 
 from __future__ import annotations
@@ -40,6 +41,50 @@ def mlp_width(model: nn.Module) -> tuple[int, int]:
     return len(sites), sites[0].weight.shape[1]
 
 
+class NeuronHooks:
+    """Pre-hooks on every neuron site of one model; ``scales`` and ``on_activation`` may change between calls."""
+
+    def __init__(self, model: nn.Module):
+        self.scales: Sequence[torch.Tensor] | None = None
+        self.on_activation: OnActivation | None = None
+        self._handles = [site.register_forward_pre_hook(self._hook(layer))
+                         for layer, site in enumerate(neuron_sites(model))]
+
+    def _hook(self, layer: int):
+        def hook(_module, args):
+            if self.scales is None and self.on_activation is None:
+                return None
+            x = args[0]
+            if self.scales is not None:
+                x = x * self.scales[layer].to(x.dtype)
+            if self.on_activation is not None:
+                replaced = self.on_activation(layer, x)
+                if replaced is not None:
+                    x = replaced
+            return (x, *args[1:])
+
+        return hook
+
+    def set(self, scales: Sequence[torch.Tensor] | None, on_activation: OnActivation | None = None) -> None:
+        """Make the next forward passes use these scales and this callback."""
+        self.scales, self.on_activation = scales, on_activation
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+
+@contextmanager
+def hooked(model: nn.Module) -> Iterator[NeuronHooks]:
+    """Hooks on ``model`` for the duration of the block."""
+    hooks = NeuronHooks(model)
+    try:
+        yield hooks
+    finally:
+        hooks.remove()
+
+
 @contextmanager
 def neuron_hooks(
     model: nn.Module,
@@ -47,25 +92,18 @@ def neuron_hooks(
     on_activation: OnActivation | None = None,
 ) -> Iterator[nn.Module]:
     """Within the block, every down_proj input is scaled by ``scales[l]`` and passed to ``on_activation``."""
-    handles = []
-    for layer, site in enumerate(neuron_sites(model)):
-        scale = None if scales is None else scales[layer]
-        if scale is None and on_activation is None:
-            continue
-
-        def hook(_module, args, layer=layer, scale=scale):
-            x = args[0]
-            if scale is not None:
-                x = x * scale.to(x.dtype)
-            if on_activation is not None:
-                replaced = on_activation(layer, x)
-                if replaced is not None:
-                    x = replaced
-            return (x, *args[1:])
-
-        handles.append(site.register_forward_pre_hook(hook))
-    try:
+    with hooked(model) as hooks:
+        hooks.set(scales, on_activation)
         yield model
-    finally:
-        for h in handles:
-            h.remove()
+
+
+class Recorder:
+    """An ``on_activation`` callback that keeps, per layer, the activations at selected positions."""
+
+    def __init__(self, select: Callable[[torch.Tensor], torch.Tensor], layers: Sequence[int] | None = None):
+        self.select, self.layers = select, None if layers is None else set(layers)
+        self.acts: dict[int, torch.Tensor] = {}
+
+    def __call__(self, layer: int, x: torch.Tensor) -> None:
+        if self.layers is None or layer in self.layers:
+            self.acts[layer] = self.select(x)

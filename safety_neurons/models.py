@@ -103,6 +103,13 @@ class Policy:
             yield m
 
 
+def as_policy(model_or_policy, name: str) -> Policy:
+    """A ``Policy`` as given, or a plain (possibly peft-wrapped) model as a policy without extra scales."""
+    if isinstance(model_or_policy, Policy):
+        return model_or_policy
+    return Policy(name, model_or_policy, None)
+
+
 def policy(name: str, base_model, adapter_dirs: list[str | Path]) -> Policy:
     """A policy over ``base_model``: shared weights for (IA)3 stacks, a merged copy for LoRA."""
     types = {adapter_type(d) for d in adapter_dirs}

@@ -104,7 +104,8 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
     on_gpu = torch.cuda.is_available()
     base = load_base(base_dir, "bfloat16" if on_gpu and hp["bf16"] else "float32", "cuda" if on_gpu else "cpu")
     model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()
-    args = DPOConfig(**trainer_args(hp, seed, ckpt, on_gpu), beta=hp["beta"], loss_type=[hp["loss_type"]])
+    args = DPOConfig(**trainer_args(hp, seed, ckpt, on_gpu), beta=hp["beta"],
+                     loss_type=list(hp["loss_type"]), loss_weights=hp["loss_weights"])
     trainer = DPOTrainer(model=model, args=args, processing_class=tok, peft_config=adapter_config(hp),
                          train_dataset=Dataset.from_list(preference_rows(records, tok, chat_format)))
     trainer.train(resume_from_checkpoint=last_checkpoint(ckpt))

@@ -66,4 +66,34 @@ def make_base(name: str, tokenizer_dir: Path, world: dict, root: Path, steps: in
 def bases(tokenizer_dir, world, tmp_path_factory) -> dict[str, Path]:
     """All four tiny architectures, each briefly pretrained (enough to produce varied greedy text)."""
     root = tmp_path_factory.mktemp("bases")
-    return {name: make_base(name, tokenizer_dir, world, root, steps=60) for name in ARCHS}
+    return {name: make_base(name, tokenizer_dir, world, root, steps=150) for name in ARCHS}
+
+
+@pytest.fixture(scope="session")
+def llama_base(tokenizer_dir, world, tmp_path_factory) -> Path:
+    """The tiny Llama pretrained long enough (250 steps) to know the chat format, for training tests."""
+    return make_base("tiny_llama", tokenizer_dir, world, tmp_path_factory.mktemp("llama"), steps=250)
+
+
+def random_ia3(base_dir: Path, out_dir: Path, seed: int, spread: float) -> Path:
+    """A real peft (IA)3 adapter on down_proj with random vectors 1 +- spread, saved like a trained one."""
+    from peft import IA3Config, get_peft_model
+
+    from safety_neurons.models import load_base
+
+    model = get_peft_model(load_base(base_dir), IA3Config(task_type="CAUSAL_LM", target_modules=["down_proj"],
+                                                          feedforward_modules=["down_proj"]))
+    g = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        if "ia3_l" in name:
+            p.data = 1 + spread * (torch.rand(p.shape, generator=g) * 2 - 1)
+    model.save_pretrained(str(out_dir))
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def adapters(bases, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """Per architecture, an 'SFT' and a stacked 'DPO' (IA)3 adapter with random vectors."""
+    root = tmp_path_factory.mktemp("adapters")
+    return {name: (random_ia3(base, root / f"{name}_sft", 1, 0.3), random_ia3(base, root / f"{name}_dpo", 2, 0.8))
+            for name, base in bases.items()}

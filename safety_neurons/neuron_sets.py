@@ -1,0 +1,54 @@
+"""Neuron sets read by patching: top-k of a ranking, windows of ranks, and matched random baselines."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import torch
+
+Neurons = dict[int, list[int]]
+
+
+def from_ranks(ranking: torch.Tensor, start: int, stop: int) -> Neurons:
+    """The neurons at ranks [start, stop) of a ranking [N, 2], grouped by layer (ids sorted)."""
+    if not 0 <= start <= stop:
+        raise ValueError(f"bad rank range [{start}, {stop})")
+    if stop > len(ranking):
+        raise ValueError(f"rank {stop} exceeds the {len(ranking)} ranked neurons")
+    out: dict[int, list[int]] = {}
+    for layer, neuron in ranking[start:stop].tolist():
+        out.setdefault(layer, []).append(neuron)
+    return {layer: sorted(ids) for layer, ids in sorted(out.items())}
+
+
+def top_k(ranking: torch.Tensor, k: int) -> Neurons:
+    """The k highest-ranked neurons."""
+    return from_ranks(ranking, 0, k)
+
+
+def window(ranking: torch.Tensor, start: int, width: int) -> Neurons:
+    """Ranks [start, start + width): the sliding-window experiment (E12)."""
+    return from_ranks(ranking, start, start + width)
+
+
+def layer_counts(neurons: Neurons) -> dict[int, int]:
+    """How many neurons each layer holds."""
+    return {layer: len(ids) for layer, ids in neurons.items() if ids}
+
+
+def random_like(neurons: Neurons, d_mlp: int, seed: int, disjoint: bool = False) -> Neurons:
+    """Random neurons with the same per-layer counts (the paper's baseline), seeded; optionally disjoint."""
+    rng = random.Random(seed)
+    out = {}
+    for layer, n in sorted(Counter(layer_counts(neurons)).items()):
+        pool = sorted(set(range(d_mlp)) - set(neurons[layer])) if disjoint else range(d_mlp)
+        if n > len(pool):
+            raise ValueError(f"layer {layer}: cannot draw {n} disjoint neurons from {len(pool)}")
+        out[layer] = sorted(rng.sample(pool, n))
+    return out
+
+
+def size(neurons: Neurons) -> int:
+    """Total number of neurons in a set."""
+    return sum(map(len, neurons.values()))

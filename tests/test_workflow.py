@@ -1,0 +1,64 @@
+"""The embedded chain through Snakemake in a temporary directory: every stage runs, outputs are complete."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles"]
+CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml"]
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *CONFIGS, *args], cwd=workdir,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def embedded_run(tmp_path_factory) -> Path:
+    """A copy of the workflow with the CI-sized embedded default run to completion."""
+    wd = tmp_path_factory.mktemp("workflow")
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, wd / name)
+    (wd / "tests" / "configs").mkdir(parents=True)
+    shutil.copy2(REPO / "tests" / "configs" / "ci.yaml", wd / "tests" / "configs" / "ci.yaml")
+    proc = snakemake(wd)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return wd
+
+
+@pytest.mark.slow
+def test_chain_produces_every_stage(embedded_run):
+    for model in ("tiny_llama", "tiny_qwen2"):
+        assert (embedded_run / "resources" / "base" / model / "model.safetensors").exists()
+        for stage in ("sft", "dpo_hh_harmless"):
+            d = embedded_run / "results" / model / "s1" / stage
+            assert (d / "adapter_model.safetensors").stat().st_size > 0
+            assert json.loads((d / "metrics.json").read_text())["steps"] > 0
+        check = json.loads((embedded_run / "results" / model / "s1" / "alignment_check.json").read_text())
+        assert set(check) == {"base", "sft", "dpo"}
+        assert check["dpo"]["harmful"]["n"] == 16
+
+
+@pytest.mark.slow
+def test_every_job_wrote_its_log_and_benchmark(embedded_run):
+    for rule in ("tiny_world", "tiny_tokenizer", "pretrain_tiny", "prepare_dataset", "sft", "dpo",
+                 "alignment_check"):
+        assert list((embedded_run / "logs" / rule).glob("*.log")), rule
+        bench = list((embedded_run / "benchmarks" / rule).glob("*.tsv"))
+        assert bench and bench[0].read_text().startswith("s\t"), rule
+
+
+@pytest.mark.slow
+def test_completed_run_has_nothing_left_to_do(embedded_run):
+    proc = snakemake(embedded_run, "-n")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
