@@ -15,6 +15,8 @@ include: "rules/data.smk"
 include: "rules/base.smk"
 include: "rules/train.smk"
 include: "rules/alignment.smk"
+include: "rules/neurons.smk"
+include: "rules/patching.smk"
 
 
 rule all:
@@ -23,5 +25,13 @@ rule all:
             "results/{model}/s{seed}/alignment_check.json",
             model=MODELS,
             seed=SEEDS,
+        ),
+        expand(
+            "results/{model}/s{seed}/patching/{m1}/{source}/{dataset}.jsonl",
+            model=MODELS,
+            seed=SEEDS[:1],
+            m1=PATCHING["m1"],
+            source=PATCHING["sources"],
+            dataset=PATCHING["datasets"],
         ),
     default_target: True

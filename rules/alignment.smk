@@ -16,6 +16,8 @@ rule alignment_check:
         dtype=lambda wc: model_spec(wc)["dtype"],
     resources:
         gpu=gpus,
+        runtime=runtime("alignment_check"),
+        mem_mb=memory,
     log:
         "logs/alignment_check/{model}_s{seed}.log",
     benchmark:

@@ -6,6 +6,7 @@ sys.path.insert(0, workflow.basedir)
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from safety_neurons import costs
 from safety_neurons.config import ConfigError, check_references
 from safety_neurons.data.synthetic import WORLD_FILES
 
@@ -52,3 +53,52 @@ def local_source(wc):
 
 def gpus(wc):
     return config["models"][wc.model]["gpus"]
+
+
+VARIANTS = config["neurons"]["variants"]
+PATCHING = config["patching"]
+
+
+wildcard_constraints:
+    variant=alternatives(VARIANTS),
+    source=alternatives(PATCHING["sources"]),
+    m1="base|sft",
+
+
+def sft_adapter(model, seed):
+    return f"results/{model}/s{seed}/sft/adapter_model.safetensors"
+
+
+def dpo_adapter(model, seed, pref):
+    return f"results/{model}/s{seed}/dpo_{pref}/adapter_model.safetensors"
+
+
+def stage_adapters(model, seed, stage, pref):
+    """Adapter files (in stacking order) that make a base model into Base, SFT or DPO."""
+    return {
+        "base": [],
+        "sft": [sft_adapter(model, seed)],
+        "dpo": [sft_adapter(model, seed), dpo_adapter(model, seed, pref)],
+    }[stage]
+
+
+def pair_adapters(wc, which):
+    """Adapters of M1 or M2 of a change-score variant (pair sft_vs_dpo -> M1 = SFT, M2 = DPO)."""
+    v = VARIANTS[wc.variant]
+    stage = v["pair"].split("_vs_")[0 if which == "m1" else 1]
+    return stage_adapters(wc.model, wc.seed, stage, v["preference"])
+
+
+def variant_of(source):
+    return source.rsplit("-", 1)[0]
+
+
+def runtime(rule_name):
+    """Requested minutes of a job from the cost model, multiplied by the attempt number on retries."""
+    return lambda wc, attempt: costs.runtime_minutes(
+        rule_name, config, dict(wc.items()), attempt
+    )
+
+
+def memory(wc, attempt):
+    return costs.mem_mb(config, dict(wc.items()), attempt)

@@ -14,6 +14,8 @@ rule sft:
         chat_format=config["chat_format"],
     resources:
         gpu=gpus,
+        runtime=runtime("sft"),
+        mem_mb=memory,
     log:
         "logs/sft/{model}_s{seed}.log",
     benchmark:
@@ -36,6 +38,8 @@ rule dpo:
         chat_format=config["chat_format"],
     resources:
         gpu=gpus,
+        runtime=runtime("dpo"),
+        mem_mb=memory,
     log:
         "logs/dpo/{model}_s{seed}_{pref}.log",
     benchmark:

@@ -86,6 +86,23 @@ def check_references(config: dict) -> None:
     refs |= {f"dpo.preferences.{k}": v for k, v in config["dpo"]["preferences"].items()}
     for key, ref in refs.items():
         _need(ref in datasets, key, f"unknown dataset {ref!r} (defined: {sorted(datasets)})")
+    prefs, variants = config["dpo"]["preferences"], config["neurons"]["variants"]
+    for name, v in variants.items():
+        key = f"neurons.variants.{name}"
+        _need(name.replace("_", "").isalnum(), key, "variant names use letters, digits and '_' only")
+        _need(v["prompts"] in datasets, f"{key}.prompts", f"unknown dataset {v['prompts']!r}")
+        _need(datasets[v["prompts"]]["kind"] in PROMPT_KINDS, f"{key}.prompts", "needs a prompt dataset")
+        _need(v["preference"] in prefs, f"{key}.preference", f"unknown DPO {v['preference']!r} (dpo.preferences)")
+    for i, source in enumerate(config["patching"]["sources"]):
+        _need(source.rsplit("-", 1)[0] in variants, f"patching.sources[{i}]", f"unknown variant in {source!r}")
+    for i, name in enumerate(config["patching"]["datasets"]):
+        _need(name in datasets and datasets[name]["kind"] in PROMPT_KINDS, f"patching.datasets[{i}]",
+              f"{name!r} is not a prompt dataset")
+    _need(config["cost"]["gpu_type"] in config["cost"]["gpus"], "cost.gpu_type",
+          f"no throughputs for {config['cost']['gpu_type']!r} in cost.gpus")
+    for key, name in [("sft.dataset", config["sft"]["dataset"])] + [(f"dpo.preferences.{k}", v) for k, v in prefs.items()]:
+        for f in ("size_hint", "mean_tokens"):
+            _need(f in datasets[name], f"datasets.{name}.{f}", f"needed by the cost model (used by {key})")
     _need(datasets[config["sft"]["dataset"]]["kind"] in {"sharegpt", "lima"}, "sft.dataset", "needs a chat dataset")
     for k, v in config["dpo"]["preferences"].items():
         _need(datasets[v]["kind"] in PREFERENCE_KINDS, f"dpo.preferences.{k}", "needs a preference dataset")
@@ -93,6 +110,7 @@ def check_references(config: dict) -> None:
 
 
 PREFERENCE_KINDS = {"hh_pairs", "rewardbench", "shp", "h4_stackexchange", "iefeedback"}
+PROMPT_KINDS = {"hh_prompts", "red_team", "beavertails", "harmbench", "jailbreak_questions"}
 
 
 def validate(config: dict) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 @contextmanager
 def to_file(path: str | Path) -> Iterator[logging.Logger]:
-    """Within the block, stdout, stderr and the root logger (INFO) write to ``path``."""
+    """Within the block, stdout, stderr and the root logger (INFO) write to ``path``, a failure's traceback too."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", buffering=1) as f:
         old = sys.stdout, sys.stderr
@@ -23,6 +23,9 @@ def to_file(path: str | Path) -> Iterator[logging.Logger]:
         root.setLevel(logging.INFO)
         try:
             yield logging.getLogger("safety_neurons")
+        except BaseException:
+            logging.getLogger("safety_neurons").exception("stage failed")  # the traceback lands in the log
+            raise
         finally:
             root.removeHandler(handler)
             sys.stdout, sys.stderr = old

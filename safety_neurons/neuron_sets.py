@@ -52,3 +52,13 @@ def random_like(neurons: Neurons, d_mlp: int, seed: int, disjoint: bool = False)
 def size(neurons: Neurons) -> int:
     """Total number of neurons in a set."""
     return sum(map(len, neurons.values()))
+
+
+def sweep_sets(ranking: torch.Tensor, ks: list[int], d_mlp: int, seed: int, disjoint: bool) -> dict:
+    """For each k: the top-k set and a random set with its per-layer counts (each drawn with ``seed``)."""
+    out: dict[str, dict] = {"top": {}, "random": {}}
+    for k in ks:
+        top = top_k(ranking, min(k, len(ranking)))
+        out["top"][str(k)] = top
+        out["random"][str(k)] = random_like(top, d_mlp, seed, disjoint)
+    return out

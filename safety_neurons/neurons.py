@@ -7,7 +7,11 @@ accumulated batch by batch, so memory does not grow with the number of prompts o
 
 from __future__ import annotations
 
+import json
+import os
+import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -151,3 +155,71 @@ def rank(scores: torch.Tensor, exclude_layers: list[int] | tuple[int, ...] = ())
     order = keep[torch.argsort(flat[keep], descending=True, stable=True)]
     d_mlp = scores.shape[1]
     return torch.stack([order // d_mlp, order % d_mlp], dim=1)
+
+
+def select_prompts(rows: list[dict], n: int, selection: str, seed: int) -> list[str]:
+    """Neuron-finding prompts: the first n rows (authors' code) or a seeded random n (the paper's text)."""
+    if selection == "first":
+        chosen = rows[:n]
+    else:
+        chosen = [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), min(n, len(rows))))]
+    return [r["prompt"] for r in chosen]
+
+
+def skewness(x: torch.Tensor) -> float:
+    """Sample skewness of all scores (the paper reports 6.99 for Llama2)."""
+    x = x.double().flatten()
+    return float(((x - x.mean()) ** 3).mean() / x.std(unbiased=False) ** 3)
+
+
+def summary(stats: ChangeScores, ranking: torch.Tensor, ks: list[int], threshold: float) -> dict:
+    """Per-layer counts of the top-k neurons for each k, score distribution facts, token counts."""
+    from .neuron_sets import layer_counts, top_k
+
+    return {
+        "n_prompts": stats.n_prompts, "n_tokens": stats.n_tokens, "n_ranked": len(ranking),
+        "max_score": float(stats.scores.max()), "skewness": skewness(stats.scores),
+        f"n_above_{threshold}": int((stats.scores > threshold).sum()),
+        "top_k_layers": {str(k): layer_counts(top_k(ranking, k)) for k in ks if 0 < k <= len(ranking)},
+    }
+
+
+def save(stats: ChangeScores, ranking: torch.Tensor, path: str | Path, metadata: dict) -> None:
+    """Scores, ranking and activation moments as safetensors (atomic), metadata as string fields."""
+    from safetensors.torch import save_file
+
+    tensors = {"scores": stats.scores, "ranking": ranking.to(torch.int32), "m1_mean": stats.m1_mean,
+               "m1_std": stats.m1_std, "m2_mean": stats.m2_mean, "m2_std": stats.m2_std}
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
+              metadata={k: json.dumps(v) for k, v in metadata.items()})
+    os.replace(tmp, path)
+
+
+def load_ranking(path: str | Path) -> torch.Tensor:
+    """The (layer, neuron) ranking [N, 2] saved by ``save``."""
+    from safetensors.torch import load_file
+
+    return load_file(str(path))["ranking"].long()
+
+
+def run_stage(base_dir: str, m1_adapters: list[str], m2_adapters: list[str], prompts_path: str, p: dict,
+              out_scores: str, out_summary: str) -> dict:
+    """The change-score rule: load the pair on shared weights, score, rank, save scores and a summary."""
+    from .data.loaders import read_jsonl
+    from .models import load_base, load_tokenizer, placement, policy
+    from .outputs import write_json
+
+    device, dtype = placement(p["dtype"])
+    tok = load_tokenizer(base_dir)
+    base = load_base(base_dir, dtype, device)
+    prompts = select_prompts(read_jsonl(prompts_path), p["n_prompts"], p["selection"], p["selection_seed"])
+    stats = change_score_stats(policy("m1", base, m1_adapters), policy("m2", base, m2_adapters), tok, prompts,
+                               max_new_tokens=p["max_new_tokens"], token_type=p["token_type"],
+                               generator=p["generator"], batch_size=p["batch_size"], chat_format=p["chat_format"])
+    ranking = rank(stats.scores, p["exclude_layers"])
+    info = summary(stats, ranking, p["ks"], p["score_threshold"])
+    save(stats, ranking, out_scores, {"variant": p, "n_tokens": stats.n_tokens})
+    write_json(info | {"variant": p}, out_summary)
+    return info

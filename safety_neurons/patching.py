@@ -93,3 +93,28 @@ def generate_with_patching(model, guide, tokenizer, prompts: list[str], neurons:
     texts = prompts if chat_format is None else [prompt_text(p, tokenizer, chat_format) for p in prompts]
     special = True if chat_format is None else adds_special_tokens(chat_format)
     return patched_generate(m1, m2, tokenizer, texts, neurons, max_new_tokens, batch_size, special)
+
+
+def run_sweep(base_dir: str, m1_adapters: list[str], guide_adapters: list[str], sets: dict[str, Neurons],
+              prompts: list[dict], p: dict) -> list[dict]:
+    """The patching rule: load M1 and the guide once, then generate for every k of the sweep."""
+    from .models import load_base, load_tokenizer, placement, policy
+
+    device, dtype = placement(p["dtype"])
+    tok = load_tokenizer(base_dir)
+    base = load_base(base_dir, dtype, device)
+    m1, m2 = policy("m1", base, m1_adapters), policy("guide", base, guide_adapters)
+    texts = [prompt_text(r["prompt"], tok, p["chat_format"]) for r in prompts]
+    rows = []
+    for k, neurons in sorted(sets.items(), key=lambda kv: int(kv[0])):
+        neurons = {int(layer): ids for layer, ids in neurons.items()}
+        outs = patched_generate(m1, m2, tok, texts, neurons, p["max_new_tokens"], p["batch_size"],
+                                adds_special_tokens(p["chat_format"]))
+        rows += [{"id": r["id"], "dataset": r["dataset"], "prompt": r["prompt"], "completion": cut_turn(c),
+                  "k": int(k), "source": p["source"], "m1": p["m1"]} for r, c in zip(prompts, outs, strict=True)]
+    return rows
+
+
+def cut_turn(completion: str) -> str:
+    """The response up to any second user turn, as the authors cut it before judging."""
+    return completion.split("<|user|>")[0]

@@ -1,0 +1,56 @@
+# Safety neurons: change scores (Eq. 3) and ranking per model x seed x variant, then the neuron sets that
+# patching reads (top-k and matched random sets for every k of the sweep).
+
+
+rule change_scores:
+    input:
+        base="resources/base/{model}",
+        m1=lambda wc: pair_adapters(wc, "m1"),
+        m2=lambda wc: pair_adapters(wc, "m2"),
+        prompts=lambda wc: dataset_file(VARIANTS[wc.variant]["prompts"]),
+    output:
+        scores=ensure(
+            "results/{model}/s{seed}/neurons/{variant}/change_scores.safetensors",
+            non_empty=True,
+        ),
+        summary="results/{model}/s{seed}/neurons/{variant}/summary.json",
+    params:
+        p=lambda wc: VARIANTS[wc.variant]
+        | {
+            k: config["neurons"][k]
+            for k in ("max_new_tokens", "batch_size", "score_threshold")
+        }
+        | {
+            "chat_format": config["chat_format"],
+            "exclude_layers": model_spec(wc)["exclude_layers"],
+            "dtype": model_spec(wc)["dtype"],
+            "ks": PATCHING["ks"],
+        },
+    resources:
+        gpu=gpus,
+        runtime=runtime("change_scores"),
+        mem_mb=memory,
+    log:
+        "logs/change_scores/{model}_s{seed}_{variant}.log",
+    benchmark:
+        "benchmarks/change_scores/{model}_s{seed}_{variant}.tsv"
+    script:
+        "../scripts/change_scores.py"
+
+
+rule neuron_sets:
+    input:
+        scores=rules.change_scores.output.scores,
+    output:
+        ensure("results/{model}/s{seed}/neurons/{variant}/sets.json", non_empty=True),
+    params:
+        ks=PATCHING["ks"],
+        d_mlp=lambda wc: model_spec(wc)["d_mlp"],
+        seed=config["neurons"]["random_seed"],
+        disjoint=config["neurons"]["random_disjoint"],
+    log:
+        "logs/neuron_sets/{model}_s{seed}_{variant}.log",
+    benchmark:
+        "benchmarks/neuron_sets/{model}_s{seed}_{variant}.tsv"
+    script:
+        "../scripts/neuron_sets.py"

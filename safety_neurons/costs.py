@@ -1,0 +1,63 @@
+"""What a job costs: tokens of work per rule from the config, over GPU throughput scaled by model size.
+
+One model serves the rules' ``resources:`` (runtime requested from SLURM, escalated per attempt) and the
+GPU-hours planner. Throughputs are per GPU type in ``cost.gpus``, for a 7B model; a model of P billion
+parameters runs 7/P times as fast. Tiny models (``gpus: 0``) run on CPU at ``cost.cpu_tokens_per_s_1m``
+(for a 1M-parameter model, scaled the same way).
+"""
+
+from __future__ import annotations
+
+def _dataset(config: dict, name: str) -> dict:
+    return config["datasets"][name]
+
+
+PROMPT_TOKENS = 128  # typical prompt length of the safety sets, for teacher-forced passes
+
+
+def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
+    """Tokens a job processes by kind: ``train`` (forward + backward), ``generate`` (decoding steps x batch
+    rows) and ``forward`` (teacher-forced tokens)."""
+    if rule == "sft":
+        d = _dataset(config, config["sft"]["dataset"])
+        return {"train": config["sft"]["epochs"] * d["size_hint"] * d["mean_tokens"]}
+    if rule == "dpo":
+        d = _dataset(config, config["dpo"]["preferences"][wildcards["pref"]])
+        tokens = 2 * config["dpo"]["epochs"] * d["size_hint"] * d["mean_tokens"]  # chosen + rejected
+        return {"train": tokens, "forward": tokens}  # the reference model's forward pass
+    if rule == "alignment_check":
+        a = config["alignment_check"]
+        return {"generate": 3 * 2 * a["n_prompts"] * a["max_new_tokens"]}  # Base, SFT, DPO x two sets
+    if rule == "change_scores":
+        n = config["neurons"]
+        v = n["variants"][wildcards["variant"]]
+        new = n["max_new_tokens"] if v["token_type"] == "completion" else 0
+        return {"generate": v["n_prompts"] * new, "forward": 2 * v["n_prompts"] * (new + PROMPT_TOKENS)}
+    if rule == "patched_generation":
+        p = config["patching"]
+        steps = sum(1 if k == 0 else 2 for k in p["ks"])  # k = 0 runs M1 alone
+        return {"generate": p["n_prompts"] * p["max_new_tokens"] * steps}
+    raise KeyError(f"no cost model for rule {rule!r}")
+
+
+def estimate_minutes(rule: str, config: dict, wildcards: dict) -> float:
+    """Expected wall minutes of one job (without the safety factor)."""
+    cost = config["cost"]
+    spec = config["models"][wildcards["model"]]
+    if spec["gpus"] == 0:
+        rates = {kind: r * 1e-3 / spec["params_b"] for kind, r in cost["cpu_tokens_per_s_1m"].items()}
+    else:
+        rates = {kind: r * 7.0 / spec["params_b"] * spec["gpus"]
+                 for kind, r in cost["gpus"][cost["gpu_type"]].items()}
+    seconds = sum(tokens / rates[kind] for kind, tokens in work_tokens(rule, config, wildcards).items())
+    return cost["overhead_minutes"] + seconds / 60
+
+
+def runtime_minutes(rule: str, config: dict, wildcards: dict, attempt: int = 1) -> int:
+    """Minutes to request: the estimate times the safety factor, times the attempt number on retries."""
+    return max(1, round(estimate_minutes(rule, config, wildcards) * config["cost"]["safety_factor"] * attempt))
+
+
+def mem_mb(config: dict, wildcards: dict, attempt: int = 1) -> int:
+    """Host memory to request: the model's ``mem_mb``, grown by half on each retry."""
+    return int(config["models"][wildcards["model"]]["mem_mb"] * (1 + 0.5 * (attempt - 1)))

@@ -1,0 +1,11 @@
+"""Snakemake adapter: the evaluation prompts of one set ("200 from the last 600 with seed 42")."""
+
+from safety_neurons.data.loaders import read_jsonl, write_jsonl
+from safety_neurons.data.sampling import last_pool_sample
+from safety_neurons.logs import to_file
+
+with to_file(snakemake.log[0]) as log:
+    rows = last_pool_sample(read_jsonl(snakemake.input[0]), snakemake.params.n, snakemake.params.pool,
+                            snakemake.params.seed)
+    write_jsonl(rows, snakemake.output[0])
+    log.info("%d prompts", len(rows))
