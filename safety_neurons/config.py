@@ -58,14 +58,23 @@ def _need(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"config key {key}: {msg}")
 
 
-def check_references(config: dict) -> None:
-    """Cross-references: active models, dataset names and kinds, layer ids, model-source fields."""
-    models, datasets = config["models"], config["datasets"]
+PREFERENCE_KINDS = {"hh_pairs", "rewardbench", "shp", "h4_stackexchange", "iefeedback"}
+PROMPT_KINDS = {"hh_prompts", "red_team", "beavertails", "harmbench", "jailbreak_questions"}
+CHAT_KINDS = {"sharegpt", "lima"}
+
+
+def _name_ok(name: str) -> bool:
+    """Names that become path parts and wildcards: letters, digits and '_' only."""
+    return name.replace("_", "").isalnum()
+
+
+def _check_models(config: dict) -> None:
+    models = config["models"]
     for i, name in enumerate(config["active_models"]):
         _need(name in models, f"active_models[{i}]", f"unknown model {name!r} (defined: {sorted(models)})")
     for name, m in models.items():
         key = f"models.{name}"
-        _need(name.replace("_", "").isalnum(), key, "model names use letters, digits and '_' only")
+        _need(_name_ok(name), key, "model names use letters, digits and '_' only")
         if m["source"] == "hub":
             _need("hub_id" in m, key, "source 'hub' needs hub_id")
         else:
@@ -75,42 +84,57 @@ def check_references(config: dict) -> None:
                   "tiny models need the tiny_world and pretrain sections")
         for layer in m["exclude_layers"]:
             _need(layer < m["n_layers"], f"{key}.exclude_layers", f"layer {layer} >= n_layers {m['n_layers']}")
+
+
+def _check_datasets(datasets: dict) -> None:
     for name, d in datasets.items():
         key = f"datasets.{name}"
         _need(d["kind"] in KINDS, f"{key}.kind", f"unknown kind {d['kind']!r} (known: {sorted(KINDS)})")
         for opt in d["options"]:
             _need(opt in options_of(d["kind"]), f"{key}.options.{opt}",
                   f"kind {d['kind']!r} takes options {options_of(d['kind'])}")
-    refs = {"sft.dataset": config["sft"]["dataset"], "alignment_check.harmful": config["alignment_check"]["harmful"],
-            "alignment_check.harmless": config["alignment_check"]["harmless"]}
-    refs |= {f"dpo.preferences.{k}": v for k, v in config["dpo"]["preferences"].items()}
-    for key, ref in refs.items():
-        _need(ref in datasets, key, f"unknown dataset {ref!r} (defined: {sorted(datasets)})")
-    prefs, variants = config["dpo"]["preferences"], config["neurons"]["variants"]
+
+
+def _check_ref(datasets: dict, key: str, name: str, kinds: set[str], what: str) -> None:
+    """A dataset reference: defined, and of a kind that fits its use."""
+    _need(name in datasets, key, f"unknown dataset {name!r} (defined: {sorted(datasets)})")
+    _need(datasets[name]["kind"] in kinds, key, f"needs a {what} dataset, {name!r} is {datasets[name]['kind']!r}")
+
+
+def _check_stages(config: dict) -> None:
+    datasets, prefs = config["datasets"], config["dpo"]["preferences"]
+    _check_ref(datasets, "sft.dataset", config["sft"]["dataset"], CHAT_KINDS, "chat")
+    for k, v in prefs.items():
+        _need(_name_ok(k), f"dpo.preferences.{k}", "names use letters, digits and '_' only")
+        _check_ref(datasets, f"dpo.preferences.{k}", v, PREFERENCE_KINDS, "preference")
+    for k in ("harmful", "harmless"):
+        _check_ref(datasets, f"alignment_check.{k}", config["alignment_check"][k], PROMPT_KINDS, "prompt")
+    variants = config["neurons"]["variants"]
     for name, v in variants.items():
         key = f"neurons.variants.{name}"
-        _need(name.replace("_", "").isalnum(), key, "variant names use letters, digits and '_' only")
-        _need(v["prompts"] in datasets, f"{key}.prompts", f"unknown dataset {v['prompts']!r}")
-        _need(datasets[v["prompts"]]["kind"] in PROMPT_KINDS, f"{key}.prompts", "needs a prompt dataset")
+        _need(_name_ok(name), key, "variant names use letters, digits and '_' only")
+        _check_ref(datasets, f"{key}.prompts", v["prompts"], PROMPT_KINDS, "prompt")
         _need(v["preference"] in prefs, f"{key}.preference", f"unknown DPO {v['preference']!r} (dpo.preferences)")
     for i, source in enumerate(config["patching"]["sources"]):
         _need(source.rsplit("-", 1)[0] in variants, f"patching.sources[{i}]", f"unknown variant in {source!r}")
     for i, name in enumerate(config["patching"]["datasets"]):
-        _need(name in datasets and datasets[name]["kind"] in PROMPT_KINDS, f"patching.datasets[{i}]",
-              f"{name!r} is not a prompt dataset")
-    _need(config["cost"]["gpu_type"] in config["cost"]["gpus"], "cost.gpu_type",
-          f"no throughputs for {config['cost']['gpu_type']!r} in cost.gpus")
-    for key, name in [("sft.dataset", config["sft"]["dataset"])] + [(f"dpo.preferences.{k}", v) for k, v in prefs.items()]:
+        _check_ref(datasets, f"patching.datasets[{i}]", name, PROMPT_KINDS, "prompt")
+
+
+def _check_cost(config: dict) -> None:
+    cost, datasets = config["cost"], config["datasets"]
+    _need(cost["gpu_type"] in cost["gpus"], "cost.gpu_type", f"no throughputs for {cost['gpu_type']!r} in cost.gpus")
+    for name in [config["sft"]["dataset"], *config["dpo"]["preferences"].values()]:
         for f in ("size_hint", "mean_tokens"):
-            _need(f in datasets[name], f"datasets.{name}.{f}", f"needed by the cost model (used by {key})")
-    _need(datasets[config["sft"]["dataset"]]["kind"] in {"sharegpt", "lima"}, "sft.dataset", "needs a chat dataset")
-    for k, v in config["dpo"]["preferences"].items():
-        _need(datasets[v]["kind"] in PREFERENCE_KINDS, f"dpo.preferences.{k}", "needs a preference dataset")
-        _need(k.replace("_", "").isalnum(), f"dpo.preferences.{k}", "names use letters, digits and '_' only")
+            _need(f in datasets[name], f"datasets.{name}.{f}", "needed by the cost model (a training dataset)")
 
 
-PREFERENCE_KINDS = {"hh_pairs", "rewardbench", "shp", "h4_stackexchange", "iefeedback"}
-PROMPT_KINDS = {"hh_prompts", "red_team", "beavertails", "harmbench", "jailbreak_questions"}
+def check_references(config: dict) -> None:
+    """Cross-references a schema cannot express: models, datasets and their kinds, stages, cost model."""
+    _check_models(config)
+    _check_datasets(config["datasets"])
+    _check_stages(config)
+    _check_cost(config)
 
 
 def validate(config: dict) -> dict:

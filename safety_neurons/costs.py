@@ -8,6 +8,7 @@ parameters runs 7/P times as fast. Tiny models (``gpus: 0``) run on CPU at ``cos
 
 from __future__ import annotations
 
+
 def _dataset(config: dict, name: str) -> dict:
     return config["datasets"][name]
 

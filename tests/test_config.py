@@ -45,6 +45,10 @@ BAD = [
     ("bad enum", "chat_format", "chatml", "config key chat_format"),
     ("unknown model", "active_models", ["llama3"], "config key active_models[0]: unknown model 'llama3'"),
     ("unknown dataset", "sft.dataset", "sharegtp", "config key sft.dataset: unknown dataset 'sharegtp'"),
+    ("prompt data for SFT", "sft.dataset", "red_team", "config key sft.dataset: needs a chat dataset"),
+    ("unknown variant", "patching.sources", ["mian-top"], "config key patching.sources[0]: unknown variant"),
+    ("unknown DPO of a variant", "neurons.variants.main.preference", "hh", "neurons.variants.main.preference"),
+    ("missing cost hint", "datasets.sharegpt.size_hint", None, "config key datasets.sharegpt.size_hint"),
     ("layer out of range", "models.gemma.exclude_layers", [28], "config key models.gemma.exclude_layers"),
     ("unknown loader kind", "datasets.red_team.kind", "redteam", "config key datasets.red_team.kind"),
     ("unknown preference dataset", "dpo.preferences", {"hh_harmless": "nope"}, "dpo.preferences.hh_harmless"),
@@ -75,8 +79,10 @@ def test_paper_grid_plans_offline():
                           capture_output=True, text=True, timeout=300, env=offline_env())
     assert proc.returncode == 0, proc.stderr
     counts = dict(line.split()[:2] for line in proc.stdout.splitlines() if line.split()[:1]
-                  and line.split()[0] in {"download_base", "sft", "dpo", "prepare_dataset"})
-    assert counts == {"download_base": "4", "sft": "4", "dpo": "4", "prepare_dataset": "4"}
+                  and line.split()[0] in {"download_base", "sft", "dpo", "prepare_dataset", "eval_prompts",
+                                                        "change_scores", "neuron_sets", "patched_generation"})
+    assert counts == {"download_base": "4", "sft": "4", "dpo": "4", "prepare_dataset": "8", "eval_prompts": "4",
+                      "change_scores": "4", "neuron_sets": "4", "patched_generation": "64"}
 
 
 def offline_env() -> dict:
@@ -84,3 +90,10 @@ def offline_env() -> dict:
 
     return dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", no_proxy="*",
                 https_proxy="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9")
+
+
+def test_training_dataset_without_cost_hints_is_rejected():
+    cfg = copy.deepcopy(PAPER)
+    del cfg["datasets"]["hh_harmless_train"]["mean_tokens"]
+    with pytest.raises(ConfigError, match="config key datasets.hh_harmless_train.mean_tokens: needed by the cost"):
+        config.validate(cfg)
