@@ -20,6 +20,7 @@ include: "rules/patching.smk"
 
 
 rule all:
+    default_target: True
     input:
         expand(
             "results/{model}/s{seed}/alignment_check.json",
@@ -34,4 +35,3 @@ rule all:
             source=PATCHING["sources"],
             dataset=PATCHING["datasets"],
         ),
-    default_target: True

@@ -10,17 +10,20 @@ rule alignment_check:
         harmless=dataset_file(config["alignment_check"]["harmless"]),
     output:
         "results/{model}/s{seed}/alignment_check.json",
-    params:
-        hp=config["alignment_check"],
-        chat_format=config["chat_format"],
-        dtype=lambda wc: model_spec(wc)["dtype"],
-    resources:
-        gpu=gpus,
-        runtime=runtime("alignment_check"),
-        mem_mb=memory,
     log:
         "logs/alignment_check/{model}_s{seed}.log",
     benchmark:
         "benchmarks/alignment_check/{model}_s{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("alignment_check"),
+        mem_mb=memory,
+    params:
+        code=code("alignment_check"),
+        hp=config["alignment_check"],
+        chat_format=config["chat_format"],
+        dtype=lambda wc: model_spec(wc)["dtype"],
     script:
         "../scripts/alignment_check.py"

@@ -4,15 +4,18 @@
 rule download_base:
     output:
         directory("resources/base/{model}"),
-    wildcard_constraints:
-        model=alternatives(HUB_MODELS),
-    params:
-        hub_id=lambda wc: model_spec(wc)["hub_id"],
-        revision=lambda wc: model_spec(wc)["revision"],
     log:
         "logs/download_base/{model}.log",
     benchmark:
         "benchmarks/download_base/{model}.tsv"
+    wildcard_constraints:
+        model=alternatives(HUB_MODELS),
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("download_base"),
+        hub_id=lambda wc: model_spec(wc)["hub_id"],
+        revision=lambda wc: model_spec(wc)["revision"],
     script:
         "../scripts/download_base.py"
 
@@ -22,12 +25,15 @@ rule tiny_tokenizer:
         corpus=rules.tiny_world.output.pretrain,
     output:
         directory("resources/tiny/tokenizer"),
-    params:
-        vocab_size=config.get("tiny_world", {}).get("tokenizer_vocab"),
     log:
         "logs/tiny_tokenizer/tiny_tokenizer.log",
     benchmark:
         "benchmarks/tiny_tokenizer/tiny_tokenizer.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("tiny_tokenizer"),
+        vocab_size=config.get("tiny_world", {}).get("tokenizer_vocab"),
     script:
         "../scripts/tiny_tokenizer.py"
 
@@ -38,15 +44,18 @@ rule pretrain_tiny:
         corpus=rules.tiny_world.output.pretrain,
     output:
         directory("resources/base/{model}"),
-    wildcard_constraints:
-        model=alternatives(TINY_MODELS),
-    params:
-        spec=model_spec,
-        hp=config.get("pretrain"),
-        seed=0,
     log:
         "logs/pretrain_tiny/{model}.log",
     benchmark:
         "benchmarks/pretrain_tiny/{model}.tsv"
+    wildcard_constraints:
+        model=alternatives(TINY_MODELS),
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("pretrain_tiny"),
+        spec=model_spec,
+        hp=config.get("pretrain"),
+        seed=0,
     script:
         "../scripts/pretrain_tiny.py"

@@ -8,8 +8,8 @@ from snakemake.utils import validate
 
 from safety_neurons import costs
 from safety_neurons.config import ConfigError, check_references
+from safety_neurons.provenance import code_version
 from safety_neurons.data.synthetic import WORLD_FILES
-
 
 validate(config, schema="../safety_neurons/schemas/config.schema.yaml")
 try:
@@ -102,3 +102,11 @@ def runtime(rule_name):
 
 def memory(wc, attempt):
     return costs.mem_mb(config, dict(wc.items()), attempt)
+
+
+def code(script):
+    """The version of a stage's code (script + the package modules it imports), watched by the params
+    trigger; `track_code: false` in the config turns it off."""
+    if not config["track_code"]:
+        return "untracked"
+    return code_version(f"{workflow.basedir}/scripts/{script}.py", workflow.basedir)

@@ -4,12 +4,15 @@
 rule tiny_world:
     output:
         **{role: f"resources/tiny/world/{name}" for role, name in WORLD_FILES.items()},
-    params:
-        world=config.get("tiny_world"),
     log:
         "logs/tiny_world/tiny_world.log",
     benchmark:
         "benchmarks/tiny_world/tiny_world.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("tiny_world"),
+        world=config.get("tiny_world"),
     script:
         "../scripts/tiny_world.py"
 
@@ -19,11 +22,14 @@ rule prepare_dataset:
         local_source,
     output:
         ensure("resources/data/{dataset}.jsonl", non_empty=True),
-    params:
-        spec=lambda wc: config["datasets"][wc.dataset],
     log:
         "logs/prepare_dataset/{dataset}.log",
     benchmark:
         "benchmarks/prepare_dataset/{dataset}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("prepare_dataset"),
+        spec=lambda wc: config["datasets"][wc.dataset],
     script:
         "../scripts/prepare_dataset.py"

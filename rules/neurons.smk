@@ -14,7 +14,18 @@ rule change_scores:
             non_empty=True,
         ),
         summary="results/{model}/s{seed}/neurons/{variant}/summary.json",
+    log:
+        "logs/change_scores/{model}_s{seed}_{variant}.log",
+    benchmark:
+        "benchmarks/change_scores/{model}_s{seed}_{variant}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("change_scores"),
+        mem_mb=memory,
     params:
+        code=code("change_scores"),
         p=lambda wc: VARIANTS[wc.variant]
         | {
             k: config["neurons"][k]
@@ -24,16 +35,7 @@ rule change_scores:
             "chat_format": config["chat_format"],
             "exclude_layers": model_spec(wc)["exclude_layers"],
             "dtype": model_spec(wc)["dtype"],
-            "ks": PATCHING["ks"],
         },
-    resources:
-        gpu=gpus,
-        runtime=runtime("change_scores"),
-        mem_mb=memory,
-    log:
-        "logs/change_scores/{model}_s{seed}_{variant}.log",
-    benchmark:
-        "benchmarks/change_scores/{model}_s{seed}_{variant}.tsv"
     script:
         "../scripts/change_scores.py"
 
@@ -43,14 +45,17 @@ rule neuron_sets:
         scores=rules.change_scores.output.scores,
     output:
         ensure("results/{model}/s{seed}/neurons/{variant}/sets.json", non_empty=True),
-    params:
-        ks=PATCHING["ks"],
-        d_mlp=lambda wc: model_spec(wc)["d_mlp"],
-        seed=config["neurons"]["random_seed"],
-        disjoint=config["neurons"]["random_disjoint"],
     log:
         "logs/neuron_sets/{model}_s{seed}_{variant}.log",
     benchmark:
         "benchmarks/neuron_sets/{model}_s{seed}_{variant}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("neuron_sets"),
+        ks=PATCHING["ks"],
+        d_mlp=lambda wc: model_spec(wc)["d_mlp"],
+        seed=config["neurons"]["random_seed"],
+        disjoint=config["neurons"]["random_disjoint"],
     script:
         "../scripts/neuron_sets.py"

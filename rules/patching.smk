@@ -7,14 +7,17 @@ rule eval_prompts:
         lambda wc: dataset_file(wc.dataset),
     output:
         ensure("resources/prompts/{dataset}.jsonl", non_empty=True),
-    params:
-        n=PATCHING["n_prompts"],
-        pool=PATCHING["pool"],
-        seed=PATCHING["sample_seed"],
     log:
         "logs/eval_prompts/{dataset}.log",
     benchmark:
         "benchmarks/eval_prompts/{dataset}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("eval_prompts"),
+        n=PATCHING["n_prompts"],
+        pool=PATCHING["pool"],
+        seed=PATCHING["sample_seed"],
     script:
         "../scripts/eval_prompts.py"
 
@@ -41,23 +44,24 @@ rule patched_generation:
             "results/{model}/s{seed}/patching/{m1}/{source}/{dataset}.jsonl",
             non_empty=True,
         ),
+    log:
+        "logs/patched_generation/{model}_s{seed}_{m1}_{source}_{dataset}.log",
+    benchmark:
+        "benchmarks/patched_generation/{model}_s{seed}_{m1}_{source}_{dataset}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("patched_generation"),
+        mem_mb=memory,
     params:
-        p=lambda wc: {
-            k: PATCHING[k] for k in ("ks", "max_new_tokens", "batch_size")
-        }
+        code=code("patched_generation"),
+        p=lambda wc: {k: PATCHING[k] for k in ("ks", "max_new_tokens", "batch_size")}
         | {
             "chat_format": config["chat_format"],
             "dtype": model_spec(wc)["dtype"],
             "source": wc.source,
             "m1": wc.m1,
         },
-    resources:
-        gpu=gpus,
-        runtime=runtime("patched_generation"),
-        mem_mb=memory,
-    log:
-        "logs/patched_generation/{model}_s{seed}_{m1}_{source}_{dataset}.log",
-    benchmark:
-        "benchmarks/patched_generation/{model}_s{seed}_{m1}_{source}_{dataset}.tsv"
     script:
         "../scripts/patched_generation.py"

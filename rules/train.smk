@@ -9,17 +9,20 @@ rule sft:
         adapter="results/{model}/s{seed}/sft/adapter_model.safetensors",
         adapter_config="results/{model}/s{seed}/sft/adapter_config.json",
         metrics="results/{model}/s{seed}/sft/metrics.json",
-    params:
-        hp=config["sft"],
-        chat_format=config["chat_format"],
-    resources:
-        gpu=gpus,
-        runtime=runtime("sft"),
-        mem_mb=memory,
     log:
         "logs/sft/{model}_s{seed}.log",
     benchmark:
         "benchmarks/sft/{model}_s{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("sft"),
+        mem_mb=memory,
+    params:
+        code=code("train_sft"),
+        hp=config["sft"],
+        chat_format=config["chat_format"],
     script:
         "../scripts/train_sft.py"
 
@@ -33,16 +36,19 @@ rule dpo:
         adapter="results/{model}/s{seed}/dpo_{pref}/adapter_model.safetensors",
         adapter_config="results/{model}/s{seed}/dpo_{pref}/adapter_config.json",
         metrics="results/{model}/s{seed}/dpo_{pref}/metrics.json",
-    params:
-        hp={k: v for k, v in config["dpo"].items() if k != "preferences"},
-        chat_format=config["chat_format"],
-    resources:
-        gpu=gpus,
-        runtime=runtime("dpo"),
-        mem_mb=memory,
     log:
         "logs/dpo/{model}_s{seed}_{pref}.log",
     benchmark:
         "benchmarks/dpo/{model}_s{seed}_{pref}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("dpo"),
+        mem_mb=memory,
+    params:
+        code=code("train_dpo"),
+        hp={k: v for k, v in config["dpo"].items() if k != "preferences"},
+        chat_format=config["chat_format"],
     script:
         "../scripts/train_dpo.py"

@@ -172,10 +172,15 @@ def skewness(x: torch.Tensor) -> float:
     return float(((x - x.mean()) ** 3).mean() / x.std(unbiased=False) ** 3)
 
 
-def summary(stats: ChangeScores, ranking: torch.Tensor, ks: list[int], threshold: float) -> dict:
-    """Per-layer counts of the top-k neurons for each k, score distribution facts, token counts."""
+SUMMARY_KS = (20000,)  # the paper's k, reported beside the fractions when a model has that many neurons
+SUMMARY_FRACTIONS = (0.01, 0.05, 0.1)
+
+
+def summary(stats: ChangeScores, ranking: torch.Tensor, threshold: float) -> dict:
+    """Per-layer counts of the top 1/5/10% (and top-20,000) neurons, score distribution facts, token counts."""
     from .neuron_sets import layer_counts, top_k
 
+    ks = sorted({max(1, round(f * len(ranking))) for f in SUMMARY_FRACTIONS} | set(SUMMARY_KS))
     return {
         "n_prompts": stats.n_prompts, "n_tokens": stats.n_tokens, "n_ranked": len(ranking),
         "max_score": float(stats.scores.max()), "skewness": skewness(stats.scores),
@@ -219,7 +224,7 @@ def run_stage(base_dir: str, m1_adapters: list[str], m2_adapters: list[str], pro
                                max_new_tokens=p["max_new_tokens"], token_type=p["token_type"],
                                generator=p["generator"], batch_size=p["batch_size"], chat_format=p["chat_format"])
     ranking = rank(stats.scores, p["exclude_layers"])
-    info = summary(stats, ranking, p["ks"], p["score_threshold"])
+    info = summary(stats, ranking, p["score_threshold"])
     save(stats, ranking, out_scores, {"variant": p, "n_tokens": stats.n_tokens})
     write_json(info | {"variant": p}, out_summary)
     return info

@@ -49,6 +49,11 @@ def last_checkpoint(ckpt_dir: Path) -> str | None:
     return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
 
 
+def step_of(checkpoint: str | None) -> int:
+    """The optimizer step a trainer checkpoint was saved at (0 without one)."""
+    return int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
+
+
 def finish(trainer, out_dir: Path, ckpt_dir: Path, metrics: dict, t0: float) -> dict:
     """Save the adapter and metrics atomically into ``out_dir`` and drop the checkpoints."""
     hist = [h for h in trainer.state.log_history if "loss" in h]
@@ -81,8 +86,10 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
     args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                          peft_config=adapter_config(hp))
-    trainer.train(resume_from_checkpoint=last_checkpoint(ckpt))
-    return finish(trainer, out, ckpt, {"n_examples": len(rows), "stage": "sft"}, t0)
+    resume = last_checkpoint(ckpt)
+    trainer.train(resume_from_checkpoint=resume)
+    return finish(trainer, out, ckpt, {"n_examples": len(rows), "stage": "sft", "resumed_from_step": step_of(resume)},
+                  t0)
 
 
 def preference_rows(records: list[dict], tok, chat_format: str) -> list[dict]:
@@ -108,8 +115,10 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
                      loss_type=list(hp["loss_type"]), loss_weights=hp["loss_weights"])
     trainer = DPOTrainer(model=model, args=args, processing_class=tok, peft_config=adapter_config(hp),
                          train_dataset=Dataset.from_list(preference_rows(records, tok, chat_format)))
-    trainer.train(resume_from_checkpoint=last_checkpoint(ckpt))
-    metrics = finish(trainer, out, ckpt, {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"]}, t0)
+    resume = last_checkpoint(ckpt)
+    trainer.train(resume_from_checkpoint=resume)
+    metrics = finish(trainer, out, ckpt, {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"],
+                                          "resumed_from_step": step_of(resume)}, t0)
     accs = [h["rewards/accuracies"] for h in metrics["log_history"] if "rewards/accuracies" in h]
     metrics.update(reward_accuracy_first=accs[0] if accs else None, reward_accuracy_last=accs[-1] if accs else None)
     write_json(metrics, out / "metrics.json")

@@ -3,36 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
-
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles"]
-CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml"]
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *CONFIGS, *args], cwd=workdir,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="session")
-def embedded_run(tmp_path_factory) -> Path:
-    """A copy of the workflow with the CI-sized embedded default run to completion."""
-    wd = tmp_path_factory.mktemp("workflow")
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, wd / name)
-    (wd / "tests" / "configs").mkdir(parents=True)
-    shutil.copy2(REPO / "tests" / "configs" / "ci.yaml", wd / "tests" / "configs" / "ci.yaml")
-    proc = snakemake(wd)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return wd
+from .conftest import snakemake
 
 
 @pytest.mark.slow

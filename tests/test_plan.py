@@ -1,0 +1,161 @@
+"""The GPU-hours planner: jobs of a dry run, costed with costs.py, aggregated, and calibrated on benchmark files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from safety_neurons import costs
+from safety_neurons.cli import main as cli
+from safety_neurons.config import load
+from safety_neurons.data.synthetic import WORLD_FILES
+from safety_neurons.plan import measured_seconds, plan
+
+REPO = Path(__file__).resolve().parents[1]
+COPIED = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles"]
+KEYS = {"gpu_type", "total_gpu_hours", "jobs", "by_rule", "by_model", "calibration"}
+# `snakemake -n --quiet rules` on config.yaml: nothing of the paper grid exists here, so every job is stale.
+PAPER_COUNTS = {"download_base": 4, "prepare_dataset": 8, "eval_prompts": 4, "sft": 4, "dpo": 4,
+                "alignment_check": 4, "change_scores": 4, "neuron_sets": 4, "patched_generation": 64, "all": 1}
+GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation"}
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``safety-neurons plan ARGS``."""
+    with pytest.raises(SystemExit) as exc:
+        cli(["plan", *args])
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def paper() -> dict:
+    """The plan of the paper grid (config.yaml) in the repository."""
+    return plan(REPO)
+
+
+def test_paper_grid_job_counts(paper):
+    assert {rule: row["jobs"] for rule, row in paper["by_rule"].items()} == PAPER_COUNTS
+    assert sum(row["jobs"] for row in paper["by_model"].values()) == len(paper["jobs"]) == 101
+    assert paper["by_model"]["-"]["jobs"] == 13  # downloads, datasets, prompts, all
+    assert paper["gpu_type"] == "a100-80gb"
+
+
+def test_paper_grid_gpu_hours_match_the_cost_model(paper):
+    config = load(REPO / "config.yaml")
+    expected = 0.0
+    for job in paper["jobs"]:
+        gpu = config["models"][job["wildcards"]["model"]]["gpus"] if job["rule"] in GPU_RULES else 0
+        assert job["gpu"] == gpu, job
+        if gpu:
+            expected += gpu * costs.estimate_minutes(job["rule"], config, job["wildcards"]) / 60
+    assert expected > 0
+    assert paper["total_gpu_hours"] == pytest.approx(expected, abs=1e-3)
+    assert sum(r["gpu_hours"] for r in paper["by_rule"].values()) == pytest.approx(expected, abs=1e-2)
+    assert sum(r["gpu_hours"] for r in paper["by_model"].values()) == pytest.approx(expected, abs=1e-2)
+
+
+def test_json_output(capsys, paper):
+    code, out, _ = run_cli(capsys, "--json", "--directory", str(REPO))
+    report = json.loads(out)
+    assert code == 0
+    assert KEYS <= set(report)
+    assert report["total_gpu_hours"] == paper["total_gpu_hours"]
+    assert set(report["jobs"][0]) >= {"rule", "model", "wildcards", "gpu", "minutes", "gpu_hours"}
+
+
+def test_text_output_has_the_total(capsys, paper):
+    code, out, _ = run_cli(capsys, "--directory", str(REPO))
+    assert code == 0
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    assert f"{paper['total_gpu_hours']:.2f}" in total and "101" in total
+    assert "patched_generation" in out and "llama2" in out and "calibration" in out
+
+
+def test_profile_resources_apply(paper):
+    profile = REPO / "profiles" / "slurm"
+    default_runtime = yaml.safe_load((profile / "profile.yaml").read_text())["default-resources"]["runtime"]
+    report = plan(REPO, profile=str(profile))
+    prepare = [j for j in report["jobs"] if j["rule"] == "prepare_dataset"]
+    assert prepare and all(j["minutes"] == default_runtime and j["estimate"] == "runtime" for j in prepare)
+    assert report["total_gpu_hours"] == paper["total_gpu_hours"]  # CPU jobs cost no GPU-hours
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory) -> Path:
+    """A copy of the workflow whose tiny world already exists (so tiny_world is not stale)."""
+    wd = tmp_path_factory.mktemp("plan_workflow")
+    for name in COPIED:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, wd / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, wd / name)
+    world = wd / "resources" / "tiny" / "world"
+    world.mkdir(parents=True)
+    for name in WORLD_FILES.values():
+        (world / name).write_text("generated\n")
+    return wd
+
+
+def write_benchmark(path: Path, seconds: list[float]) -> None:
+    """A Snakemake benchmark tsv (header, one row per repeat)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = "".join(f"{s:.4f}\t0:00:00\t100.0\t200.0\n" for s in seconds)
+    path.write_text("s\th:m:s\tmax_rss\tmax_vms\n" + rows)
+
+
+def test_stale_only_and_calibration(workflow, capsys):
+    tiny = ["configs/tiny.yaml"]
+    before = plan(workflow, [workflow / f for f in tiny])
+    assert "tiny_world" not in before["by_rule"]  # its outputs exist: not stale
+    assert before["by_rule"]["sft"]["jobs"] == 4 and before["total_gpu_hours"] == 0  # gpus: 0
+    assert before["calibration"] == {}
+
+    config = load(workflow / "config.yaml", workflow / "configs" / "tiny.yaml")
+    est = costs.estimate_minutes("sft", config, {"model": "tiny_llama", "seed": "1"})
+    write_benchmark(workflow / "benchmarks" / "sft" / "tiny_llama_s1.tsv", [1.5 * est * 60, 2.5 * est * 60])
+    write_benchmark(workflow / "benchmarks" / "tiny_world" / "tiny_world.tsv", [3.0])
+    write_benchmark(workflow / "benchmarks" / "sft" / "unrelated.tsv", [99.0])  # no job of the DAG
+
+    code, out, _ = run_cli(capsys, "--json", "--configfile", *[str(workflow / f) for f in tiny],
+                           "--directory", str(workflow))
+    cal = json.loads(out)["calibration"]
+    assert code == 0
+    assert set(cal) == {"sft", "tiny_world"}  # the forceall run sees the non-stale tiny_world job
+    assert cal["sft"]["n"] == 1
+    assert cal["sft"]["estimated_minutes"] == pytest.approx(est, abs=1e-3)
+    assert cal["sft"]["measured_minutes"] == pytest.approx(2 * est, abs=1e-3)
+    assert cal["sft"]["ratio"] == pytest.approx(2.0, abs=1e-2)
+    assert cal["tiny_world"] == {"n": 1, "estimated_minutes": 0.0, "measured_minutes": 0.05, "ratio": None}
+
+
+def test_measured_seconds_reads_the_s_column(tmp_path):
+    write_benchmark(tmp_path / "b.tsv", [10.0, 20.0])
+    assert measured_seconds(tmp_path / "b.tsv") == pytest.approx(15.0)
+    (tmp_path / "empty.tsv").write_text("s\th:m:s\n")
+    assert measured_seconds(tmp_path / "empty.tsv") is None
+    assert measured_seconds(tmp_path / "missing.tsv") is None
+
+
+def test_bad_config_names_the_key(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sft: {lr: fast}\n")
+    code, out, err = run_cli(capsys, "--configfile", str(bad), "--directory", str(REPO))
+    assert code != 0 and out == ""
+    assert "sft.lr" in err and "Traceback" not in err
+
+
+def test_workflow_error_is_reported(capsys):
+    code, _, err = run_cli(capsys, "--directory", str(REPO), "no_such_rule_or_file")
+    assert code != 0
+    assert "no_such_rule_or_file" in err and "Traceback" not in err
+
+
+def test_missing_profile_is_reported(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "--profile", str(tmp_path / "nope"), "--directory", str(REPO))
+    assert code != 0 and "nope" in err

@@ -1,0 +1,61 @@
+"""Only stale stages rerun: after a completed embedded run, each kind of change reruns exactly its stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import snakemake
+
+TRAINING = {"tiny_world", "tiny_tokenizer", "pretrain_tiny", "prepare_dataset", "sft"}
+
+
+def planned(workdir: Path, *extra: str) -> dict[str, int]:
+    """Jobs per rule that a dry run would execute (``all`` left out)."""
+    proc = snakemake(workdir, "-n", "--quiet", "rules", *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total", "all"):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def with_config(workdir: Path, name: str, text: str) -> list[str]:
+    path = workdir / "tests" / "configs" / name
+    path.write_text(text)
+    return ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", str(path.relative_to(workdir))]
+
+
+@pytest.mark.slow
+def test_nothing_reruns_after_a_complete_run(embedded_run):
+    assert planned(embedded_run) == {}
+
+
+@pytest.mark.slow
+def test_changing_k_reruns_only_patching(embedded_run):
+    counts = planned(embedded_run, *with_config(embedded_run, "ks.yaml", "patching: {ks: [0, 25, 50, 100]}\n"))
+    assert counts == {"neuron_sets": 2, "patched_generation": 4}
+
+
+@pytest.mark.slow
+def test_changing_beta_reruns_dpo_and_downstream_not_sft(embedded_run):
+    counts = planned(embedded_run, *with_config(embedded_run, "beta.yaml", "dpo: {beta: 0.2}\n"))
+    assert counts == {"dpo": 2, "alignment_check": 2, "change_scores": 2, "neuron_sets": 2, "patched_generation": 4}
+    assert not TRAINING & set(counts)
+
+
+@pytest.mark.slow
+def test_code_change_reruns_the_stages_that_import_it(embedded_run):
+    module = embedded_run / "safety_neurons" / "patching.py"  # imported by the patching script only
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# a comment changes nothing\n")
+        assert planned(embedded_run) == {}
+        module.write_text(original + "\n\ndef unused_helper() -> int:\n    return 1\n")
+        assert planned(embedded_run) == {"patched_generation": 4}
+    finally:
+        module.write_text(original)
+    assert planned(embedded_run) == {}
