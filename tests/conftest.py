@@ -102,7 +102,7 @@ def adapters(bases, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
             for name, base in bases.items()}
 
 
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles"]
+WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles", "envs"]
 CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml"]
 
 

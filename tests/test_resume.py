@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -49,6 +48,7 @@ def test_killed_training_resumes_without_repeating_steps(llama_base, normalized,
     assert resumed["steps"] == whole["steps"]
     executed = [h["step"] for h in resumed["log_history"] if h["step"] > resumed["resumed_from_step"]]
     assert executed == list(range(resumed["resumed_from_step"] + 1, whole["steps"] + 1))  # each step once
-    a, b = load_file(str(out / "adapter_model.safetensors")), load_file(str(tmp_path / "whole" / "adapter_model.safetensors"))
+    a = load_file(str(out / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "whole" / "adapter_model.safetensors"))
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
