@@ -4,7 +4,7 @@
 rule alignment_check:
     input:
         base="resources/base/{model}",
-        sft=rules.sft.output.adapter,
+        sft=rules.sft.output[0],
         dpo="results/{model}/s{seed}/dpo_hh_harmless/adapter_model.safetensors",
         harmful=dataset_file(config["alignment_check"]["harmful"]),
         harmless=dataset_file(config["alignment_check"]["harmless"]),

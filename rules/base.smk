@@ -6,10 +6,9 @@ rule download_base:
         directory("resources/base/{model}"),
     log:
         "logs/download_base/{model}.log",
-    benchmark:
-        "benchmarks/download_base/{model}.tsv"
     wildcard_constraints:
         model=alternatives(HUB_MODELS),
+    cache: "omit-software"
     conda:
         "../envs/torch.yaml"
     params:

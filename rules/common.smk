@@ -110,3 +110,8 @@ def code(script):
     if not config["track_code"]:
         return "untracked"
     return code_version(f"{workflow.basedir}/scripts/{script}.py", workflow.basedir)
+
+
+def trained(files):
+    """Trained adapters: write-protected when `protect_checkpoints` is set, so a retrain fails loudly."""
+    return protected(files) if config["protect_checkpoints"] else files

@@ -6,13 +6,17 @@ rule sft:
         base="resources/base/{model}",
         data=dataset_file(config["sft"]["dataset"]),
     output:
-        adapter="results/{model}/s{seed}/sft/adapter_model.safetensors",
-        adapter_config="results/{model}/s{seed}/sft/adapter_config.json",
-        metrics="results/{model}/s{seed}/sft/metrics.json",
+        trained(
+            multiext(
+                "results/{model}/s{seed}/sft/adapter_",
+                "model.safetensors",
+                "config.json",
+                "metrics.json",
+            )
+        ),
     log:
         "logs/sft/{model}_s{seed}.log",
-    benchmark:
-        "benchmarks/sft/{model}_s{seed}.tsv"
+    cache: "omit-software"
     conda:
         "../envs/torch.yaml"
     resources:
@@ -30,16 +34,20 @@ rule sft:
 rule dpo:
     input:
         base="resources/base/{model}",
-        sft=rules.sft.output.adapter,
+        sft=rules.sft.output[0],
         data=lambda wc: dataset_file(PREFERENCES[wc.pref]),
     output:
-        adapter="results/{model}/s{seed}/dpo_{pref}/adapter_model.safetensors",
-        adapter_config="results/{model}/s{seed}/dpo_{pref}/adapter_config.json",
-        metrics="results/{model}/s{seed}/dpo_{pref}/metrics.json",
+        trained(
+            multiext(
+                "results/{model}/s{seed}/dpo_{pref}/adapter_",
+                "model.safetensors",
+                "config.json",
+                "metrics.json",
+            )
+        ),
     log:
         "logs/dpo/{model}_s{seed}_{pref}.log",
-    benchmark:
-        "benchmarks/dpo/{model}_s{seed}_{pref}.tsv"
+    cache: "omit-software"
     conda:
         "../envs/torch.yaml"
     resources:

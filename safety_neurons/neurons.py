@@ -8,7 +8,6 @@ accumulated batch by batch, so memory does not grow with the number of prompts o
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from .activations import Recorder, hooked, mlp_width
 from .data.formats import adds_special_tokens, prompt_text
 from .generation import cached_step, decode_new, encode_batch, greedy_loop
 from .models import Policy, as_policy
+from .outputs import atomic_path
 
 TOKEN_TYPES = ("completion", "prompt", "prompt_last")
 GENERATORS = ("m1", "m2")
@@ -195,11 +195,9 @@ def save(stats: ChangeScores, ranking: torch.Tensor, path: str | Path, metadata:
 
     tensors = {"scores": stats.scores, "ranking": ranking.to(torch.int32), "m1_mean": stats.m1_mean,
                "m1_std": stats.m1_std, "m2_mean": stats.m2_mean, "m2_std": stats.m2_std}
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
-              metadata={k: json.dumps(v) for k, v in metadata.items()})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
+                  metadata={k: json.dumps(v) for k, v in metadata.items()})
 
 
 def load_ranking(path: str | Path) -> torch.Tensor:

@@ -45,6 +45,9 @@ class _JobCollector(logging.Handler):
             print(record.getMessage(), file=sys.stderr)
 
 
+TIMING_FILE = "adapter_metrics.json"  # written by SFT/DPO, which are cached and so carry no benchmark
+
+
 def _job_of(record: logging.LogRecord) -> dict:
     """The fields of a JOB_INFO record the planner uses."""
     resources = dict(record.resources.items()) if record.resources is not None else {}
@@ -54,6 +57,7 @@ def _job_of(record: logging.LogRecord) -> dict:
         "resources": {k: v for k, v in resources.items() if not k.startswith("_")},
         "benchmark": record.benchmark,
         "outputs": len(record.output or []),
+        "timing_file": next((str(f) for f in record.output or [] if str(f).endswith(TIMING_FILE)), None),
         "reason": getattr(record, "reason", ""),
     }
 
@@ -144,6 +148,7 @@ def cost_job(job: dict, config: dict) -> dict:
         "estimate": source,
         "gpu_hours": gpu * minutes / 60,
         "benchmark": job["benchmark"],
+        "timing_file": job.get("timing_file"),
         "reason": job["reason"],
     }
 
@@ -170,11 +175,26 @@ def measured_seconds(path: Path) -> float | None:
     return sum(rows) / len(rows) if rows else None
 
 
+def trained_seconds(path: Path) -> float | None:
+    """Training wall seconds recorded in an adapter's metrics (cached rules cannot have a benchmark file)."""
+    try:
+        return float(json.loads(path.read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def job_seconds(job: dict, directory: Path) -> float | None:
+    """Measured seconds of a completed job: its benchmark file, else its adapter metrics."""
+    if job["benchmark"]:
+        return measured_seconds(directory / job["benchmark"])
+    return trained_seconds(directory / job["timing_file"]) if job.get("timing_file") else None
+
+
 def calibrate(jobs: list[dict], directory: Path) -> dict[str, dict]:
-    """Per rule: benchmarked jobs, mean estimated and measured minutes, and measured / estimated."""
+    """Per rule: measured jobs, mean estimated and measured minutes, and measured / estimated."""
     pairs: dict[str, list[tuple[float, float]]] = {}
     for job in jobs:
-        seconds = measured_seconds(directory / job["benchmark"]) if job["benchmark"] else None
+        seconds = job_seconds(job, directory)
         if seconds is not None:
             pairs.setdefault(job["rule"], []).append((job["minutes"], seconds / 60))
     out = {}
@@ -186,8 +206,8 @@ def calibrate(jobs: list[dict], directory: Path) -> dict[str, dict]:
 
 
 def _has_benchmarks(directory: Path) -> bool:
-    """Whether any benchmark file exists (else the forceall dry run is skipped)."""
-    return any((directory / "benchmarks").rglob("*.tsv"))
+    """Whether any timing exists (else the forceall dry run is skipped)."""
+    return any((directory / "benchmarks").rglob("*.tsv")) or any((directory / "results").rglob(TIMING_FILE))
 
 
 def plan(directory: str | Path = ".", configfiles: Sequence[str | Path] = (), targets: Iterable[str] = (),

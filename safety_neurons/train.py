@@ -17,6 +17,7 @@ from .outputs import staged_dir, write_json
 
 log = logging.getLogger(__name__)
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+METRICS_FILE = "adapter_metrics.json"  # beside the adapter, named so the three files form one multiext output
 
 
 def adapter_config(hp: dict):
@@ -63,7 +64,7 @@ def finish(trainer, out_dir: Path, ckpt_dir: Path, metrics: dict, t0: float) -> 
         trainer.model.save_pretrained(str(tmp))
         for extra in set(p.name for p in tmp.iterdir()) - set(ADAPTER_FILES):
             (tmp / extra).unlink()
-    write_json(metrics, out_dir / "metrics.json")
+    write_json(metrics, out_dir / METRICS_FILE)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return metrics
 
@@ -121,5 +122,5 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
                                           "resumed_from_step": step_of(resume)}, t0)
     accs = [h["rewards/accuracies"] for h in metrics["log_history"] if "rewards/accuracies" in h]
     metrics.update(reward_accuracy_first=accs[0] if accs else None, reward_accuracy_last=accs[-1] if accs else None)
-    write_json(metrics, out / "metrics.json")
+    write_json(metrics, out / METRICS_FILE)
     return metrics

@@ -117,20 +117,26 @@ def test_stale_only_and_calibration(workflow, capsys):
     assert before["calibration"] == {}
 
     config = load(workflow / "config.yaml", workflow / "configs" / "tiny.yaml")
-    est = costs.estimate_minutes("sft", config, {"model": "tiny_llama", "seed": "1"})
-    write_benchmark(workflow / "benchmarks" / "sft" / "tiny_llama_s1.tsv", [1.5 * est * 60, 2.5 * est * 60])
+    est = costs.estimate_minutes("change_scores", config, {"model": "tiny_llama", "seed": "1", "variant": "main"})
+    write_benchmark(workflow / "benchmarks" / "change_scores" / "tiny_llama_s1_main.tsv",
+                    [1.5 * est * 60, 2.5 * est * 60])
     write_benchmark(workflow / "benchmarks" / "tiny_world" / "tiny_world.tsv", [3.0])
-    write_benchmark(workflow / "benchmarks" / "sft" / "unrelated.tsv", [99.0])  # no job of the DAG
+    write_benchmark(workflow / "benchmarks" / "change_scores" / "unrelated.tsv", [99.0])  # no job of the DAG
+    est_sft = costs.estimate_minutes("sft", config, {"model": "tiny_llama", "seed": "1"})
+    metrics = workflow / "results" / "tiny_llama" / "s1" / "sft" / "adapter_metrics.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text(json.dumps({"seconds": 3 * est_sft * 60}))  # cached rules time themselves
 
     code, out, _ = run_cli(capsys, "--json", "--configfile", *[str(workflow / f) for f in tiny],
                            "--directory", str(workflow))
     cal = json.loads(out)["calibration"]
     assert code == 0
-    assert set(cal) == {"sft", "tiny_world"}  # the forceall run sees the non-stale tiny_world job
-    assert cal["sft"]["n"] == 1
-    assert cal["sft"]["estimated_minutes"] == pytest.approx(est, abs=1e-3)
-    assert cal["sft"]["measured_minutes"] == pytest.approx(2 * est, abs=1e-3)
-    assert cal["sft"]["ratio"] == pytest.approx(2.0, abs=1e-2)
+    assert set(cal) == {"change_scores", "sft", "tiny_world"}  # forceall sees the non-stale tiny_world job
+    assert cal["change_scores"]["n"] == 1
+    assert cal["change_scores"]["estimated_minutes"] == pytest.approx(est, abs=1e-3)
+    assert cal["change_scores"]["measured_minutes"] == pytest.approx(2 * est, abs=1e-3)
+    assert cal["change_scores"]["ratio"] == pytest.approx(2.0, abs=1e-2)
+    assert cal["sft"]["n"] == 1 and cal["sft"]["ratio"] == pytest.approx(3.0, abs=1e-2)
     assert cal["tiny_world"] == {"n": 1, "estimated_minutes": 0.0, "measured_minutes": 0.05, "ratio": None}
 
 

@@ -39,19 +39,20 @@ def test_sft_loss_falls(trained):
     m = trained["sft_metrics"]
     assert m["steps"] >= 20
     assert mean_loss(m["log_history"][-5:]) < 0.8 * mean_loss(m["log_history"][:5])
-    assert json.loads((trained["sft"] / "metrics.json").read_text())["steps"] == m["steps"]
+    assert json.loads((trained["sft"] / "adapter_metrics.json").read_text())["steps"] == m["steps"]
 
 
 def test_dpo_learns_the_preferences(trained):
     m = trained["dpo_metrics"]
-    assert m["reward_accuracy_first"] < 0.5 < 0.8 < m["reward_accuracy_last"]
-    assert m["loss_last"] < m["loss_first"]
+    accuracy = [h["rewards/accuracies"] for h in m["log_history"]]
+    assert accuracy[0] <= 0.5 and sum(accuracy[-5:]) / 5 >= 0.7  # logged per batch of 16: noisy, so a mean
+    assert mean_loss(m["log_history"][-5:]) < mean_loss(m["log_history"][:5]) - 0.01  # from ln 2 = 0.693
 
 
 def test_outputs_are_only_the_adapter_and_metrics(trained):
     for stage in ("sft", "dpo"):
         assert sorted(p.name for p in trained[stage].iterdir()) == [
-            "adapter_config.json", "adapter_model.safetensors", "metrics.json"]
+            "adapter_config.json", "adapter_metrics.json", "adapter_model.safetensors"]
     assert not list(trained["sft"].parent.glob(".checkpoints*"))
 
 

@@ -16,12 +16,13 @@ import logging
 import lzma
 import os
 import re
-import tempfile
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from ..outputs import atomic_text
 
 log = logging.getLogger(__name__)
 
@@ -623,19 +624,9 @@ def load(kind: str, source: dict, **options: Any) -> list[dict]:
 
 def write_jsonl(records: Iterable[dict], path: str | os.PathLike) -> None:
     """Write one JSON object per line atomically (temp file, fsync, os.replace): never a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_text(path) as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

@@ -1,0 +1,44 @@
+"""Checkpoints computed once across workflows: a second workflow takes the SFT adapter from the output cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import CONFIGS, REPO, WORKFLOW_FILES
+
+TARGET = "results/tiny_llama/s1/sft/adapter_model.safetensors"
+
+
+def workflow_copy(root: Path) -> Path:
+    root.mkdir()
+    for name in WORKFLOW_FILES:
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy2)(REPO / name, root / name)
+    (root / "tests" / "configs").mkdir(parents=True)
+    shutil.copy2(REPO / "tests" / "configs" / "ci.yaml", root / "tests" / "configs" / "ci.yaml")
+    return root
+
+
+@pytest.mark.slow
+def test_second_workflow_reuses_the_cached_adapter(tmp_path):
+    env = dict(os.environ, SNAKEMAKE_OUTPUT_CACHE=str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    logs = []
+    for name in ("first", "second"):
+        wd = workflow_copy(tmp_path / name)
+        proc = subprocess.run([sys.executable, "-m", "snakemake", TARGET, "--cores", "2", *CONFIGS, "--cache"],
+                              cwd=wd, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs.append(proc.stdout + proc.stderr)
+    assert f"Moving output file {TARGET} to cache" in logs[0]
+    assert len(list((tmp_path / "cache").iterdir())) == 3  # the three adapter files, stored once
+    assert f"Symlinking output file {TARGET} from cache" in logs[1] and "to cache" not in logs[1]
+    assert (tmp_path / "first" / "logs" / "sft" / "tiny_llama_s1.log").exists()
+    assert not (tmp_path / "second" / "logs" / "sft" / "tiny_llama_s1.log").exists()  # the job never ran
+    first, second = (tmp_path / n / TARGET for n in ("first", "second"))
+    assert second.resolve() == first.resolve() and second.resolve().parent == tmp_path / "cache"
