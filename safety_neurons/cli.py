@@ -7,7 +7,7 @@ import sys
 
 COMMANDS = {
     "bench": "cost ratios of patching, scoring and recording",
-    "plan": "GPU-hours of the jobs a dry run would start, per stage and model, with benchmark calibration",
+    "plan": "GPU-hours of the jobs a dry run would start, per stage and model, calibrated on completed jobs",
 }
 
 

@@ -111,15 +111,20 @@ def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.Comp
                           capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
-def embedded_run(tmp_path_factory) -> Path:
-    """A copy of the workflow with the CI-sized embedded default run to completion."""
-    wd = tmp_path_factory.mktemp("workflow")
+def copy_workflow(wd: Path) -> Path:
+    """The workflow's files and the CI config copied into ``wd``, to run Snakemake there."""
     for name in WORKFLOW_FILES:
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, wd / name)
     (wd / "tests" / "configs").mkdir(parents=True)
     shutil.copy2(REPO / "tests" / "configs" / "ci.yaml", wd / "tests" / "configs" / "ci.yaml")
+    return wd
+
+
+@pytest.fixture(scope="session")
+def embedded_run(tmp_path_factory) -> Path:
+    """A copy of the workflow with the CI-sized embedded default run to completion."""
+    wd = copy_workflow(tmp_path_factory.mktemp("workflow"))
     proc = snakemake(wd)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return wd

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import CONFIGS, REPO, WORKFLOW_FILES
+from .conftest import CONFIGS, copy_workflow
 
 TARGET = "results/tiny_llama/s1/sft/adapter_model.safetensors"
-
-
-def workflow_copy(root: Path) -> Path:
-    root.mkdir()
-    for name in WORKFLOW_FILES:
-        (shutil.copytree if (REPO / name).is_dir() else shutil.copy2)(REPO / name, root / name)
-    (root / "tests" / "configs").mkdir(parents=True)
-    shutil.copy2(REPO / "tests" / "configs" / "ci.yaml", root / "tests" / "configs" / "ci.yaml")
-    return root
 
 
 @pytest.mark.slow
@@ -30,7 +20,8 @@ def test_second_workflow_reuses_the_cached_adapter(tmp_path):
     (tmp_path / "cache").mkdir()
     logs = []
     for name in ("first", "second"):
-        wd = workflow_copy(tmp_path / name)
+        (tmp_path / name).mkdir()
+        wd = copy_workflow(tmp_path / name)
         proc = subprocess.run([sys.executable, "-m", "snakemake", TARGET, "--cores", "2", *CONFIGS, "--cache"],
                               cwd=wd, env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]

@@ -20,13 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, copy_workflow
 
 CLUSTER = REPO / "tests" / "slurm" / "local-cluster.sh"
 # Copied into the test's workdir: the whole checkout (rules, scripts, envs, configs, profiles, ...) except
 # outputs, caches and the venv, plus the test configs and profile.
-NOT_COPIED = {"results", "resources", "logs", "benchmarks", "tests", "report.html"}
-TEST_FILES = ["tests/configs", "tests/slurm"]
 CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", "tests/slurm/slurm.yaml"]
 MODEL = "tiny_llama"                     # the one model of tests/slurm/slurm.yaml
 GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation"}
@@ -65,16 +63,8 @@ def slurm_cluster():
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, tmp_path_factory):
     """A copy of the workflow run through the cluster: (workdir, Snakemake's output, seconds)."""
-    wd = tmp_path_factory.mktemp("slurm-workflow")  # jobs run as root, so /tmp is fine
-    names = [p.name for p in REPO.iterdir()
-             if not p.name.startswith(".") and p.name not in NOT_COPIED and not p.name.endswith(".egg-info")]
-    for name in names + TEST_FILES:
-        src, dst = REPO / name, wd / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dst)
+    wd = copy_workflow(tmp_path_factory.mktemp("slurm-workflow"))  # jobs run as root, so /tmp is fine
+    shutil.copytree(REPO / "tests" / "slurm", wd / "tests" / "slurm")
     # Jobs run `<sys.executable> -m snakemake` (shared-FS software deployment) with sbatch --export=ALL:
     # the venv's Python and PATH reach them from this environment.
     venv_bin = str(Path(sys.executable).parent)
