@@ -41,8 +41,8 @@ class _JobCollector(logging.Handler):
 
         if getattr(record, "event", None) == LogEvent.JOB_INFO:
             self.jobs.append(_job_of(record))
-        elif record.levelno >= logging.WARNING:
-            print(record.getMessage(), file=sys.stderr)
+        elif record.levelno >= logging.WARNING and "eligible for caching" not in record.getMessage():
+            print(record.getMessage(), file=sys.stderr)  # the cache notice is no warning for a plan
 
 
 TIMING_FILE = "adapter_metrics.json"  # written by SFT/DPO, which are cached and so carry no benchmark

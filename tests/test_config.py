@@ -65,13 +65,17 @@ def test_bad_config_names_the_key(what, key, value, message):
     assert message in str(err.value)
 
 
-def test_snakemake_rejects_bad_config_at_parse_time(tmp_path):
+@pytest.mark.parametrize("text,message", [
+    ("sft: {dataset: sharegtp}\n", "sft.dataset: unknown dataset 'sharegtp'"),  # cross-check
+    ("sft: {lr: fast}\n", "On instance['sft']['lr']"),  # schema, through Snakemake's validate()
+])
+def test_snakemake_rejects_bad_config_at_parse_time(tmp_path, text, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("sft: {dataset: sharegtp}\n")
+    bad.write_text(text)
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
-    assert "sft.dataset: unknown dataset 'sharegtp'" in proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr
 
 
 def test_paper_grid_plans_offline():
