@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
 from pathlib import Path
 
-import torch
 from datasets import Dataset
 
 from .data.formats import render, tokenize_chat
 from .data.loaders import read_jsonl, split_chat
-from .models import load_base, load_tokenizer
+from .models import load_base, load_tokenizer, placement
 from .outputs import staged_dir, write_json
 
-log = logging.getLogger(__name__)
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 METRICS_FILE = "adapter_metrics.json"  # beside the adapter, named so the three files form one multiext output
 
@@ -55,16 +52,24 @@ def step_of(checkpoint: str | None) -> int:
     return int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
 
 
+def first_last(history: list[dict], key: str) -> tuple[float | None, float | None]:
+    """The first and last logged value of ``key`` (None when never logged)."""
+    values = [h[key] for h in history if key in h]
+    return (values[0], values[-1]) if values else (None, None)
+
+
 def finish(trainer, out_dir: Path, ckpt_dir: Path, metrics: dict, t0: float) -> dict:
-    """Save the adapter and metrics atomically into ``out_dir`` and drop the checkpoints."""
+    """Save adapter and metrics into ``out_dir`` together (atomically), then drop the checkpoints."""
     hist = [h for h in trainer.state.log_history if "loss" in h]
-    metrics.update(steps=trainer.state.global_step, seconds=time.perf_counter() - t0, log_history=hist,
-                   loss_first=hist[0]["loss"] if hist else None, loss_last=hist[-1]["loss"] if hist else None)
+    metrics.update(steps=trainer.state.global_step, seconds=time.perf_counter() - t0, log_history=hist)
+    metrics["loss_first"], metrics["loss_last"] = first_last(hist, "loss")
+    if any("rewards/accuracies" in h for h in hist):  # DPO
+        metrics["reward_accuracy_first"], metrics["reward_accuracy_last"] = first_last(hist, "rewards/accuracies")
     with staged_dir(out_dir) as tmp:
         trainer.model.save_pretrained(str(tmp))
         for extra in set(p.name for p in tmp.iterdir()) - set(ADAPTER_FILES):
             (tmp / extra).unlink()
-    write_json(metrics, out_dir / METRICS_FILE)
+        write_json(metrics, tmp / METRICS_FILE)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return metrics
 
@@ -81,9 +86,9 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
     records = chats[: hp.get("max_examples") or None]
     rows = [tokenize_chat(r["messages"], tok, chat_format, hp["max_length"]) for r in records]
     rows = [r for r in rows if any(r["assistant_masks"])]
-    on_gpu = torch.cuda.is_available()
-    model = load_base(base_dir, "bfloat16" if on_gpu and hp["bf16"] else "float32",
-                      "cuda" if on_gpu else "cpu").train()
+    device, dtype = placement("bfloat16" if hp["bf16"] else "float32")
+    on_gpu = device == "cuda"
+    model = load_base(base_dir, dtype, device).train()
     args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                          peft_config=adapter_config(hp))
@@ -109,8 +114,9 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
     out, ckpt = Path(out_dir), Path(out_dir).parent / f".checkpoints_{Path(out_dir).name}"
     tok = load_tokenizer(base_dir)
     records = read_jsonl(data_path)[: hp.get("max_examples") or None]
-    on_gpu = torch.cuda.is_available()
-    base = load_base(base_dir, "bfloat16" if on_gpu and hp["bf16"] else "float32", "cuda" if on_gpu else "cpu")
+    device, dtype = placement("bfloat16" if hp["bf16"] else "float32")
+    on_gpu = device == "cuda"
+    base = load_base(base_dir, dtype, device)
     model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()
     args = DPOConfig(**trainer_args(hp, seed, ckpt, on_gpu), beta=hp["beta"],
                      loss_type=list(hp["loss_type"]), loss_weights=hp["loss_weights"])
@@ -118,9 +124,5 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
                          train_dataset=Dataset.from_list(preference_rows(records, tok, chat_format)))
     resume = last_checkpoint(ckpt)
     trainer.train(resume_from_checkpoint=resume)
-    metrics = finish(trainer, out, ckpt, {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"],
-                                          "resumed_from_step": step_of(resume)}, t0)
-    accs = [h["rewards/accuracies"] for h in metrics["log_history"] if "rewards/accuracies" in h]
-    metrics.update(reward_accuracy_first=accs[0] if accs else None, reward_accuracy_last=accs[-1] if accs else None)
-    write_json(metrics, out / METRICS_FILE)
-    return metrics
+    return finish(trainer, out, ckpt, {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"],
+                                       "resumed_from_step": step_of(resume)}, t0)
