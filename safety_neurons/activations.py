@@ -47,8 +47,9 @@ class NeuronHooks:
     def __init__(self, model: nn.Module):
         self.scales: Sequence[torch.Tensor] | None = None
         self.on_activation: OnActivation | None = None
-        self._handles = [site.register_forward_pre_hook(self._hook(layer))
-                         for layer, site in enumerate(neuron_sites(model))]
+        self._handles = [
+            site.register_forward_pre_hook(self._hook(layer)) for layer, site in enumerate(neuron_sites(model))
+        ]
 
     def _hook(self, layer: int):
         def hook(_module, args):

@@ -27,10 +27,12 @@ from .patching import hook_pair, index_tensors, patched_step
 
 SIZES = {
     "tiny": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=4, num_attention_heads=4, vocab_size=1024),
-    "100m": dict(hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12,
-                 vocab_size=8192),
-    "7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-               vocab_size=32000),
+    "100m": dict(
+        hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12, vocab_size=8192
+    ),
+    "7b": dict(
+        hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000
+    ),
 }
 
 
@@ -94,8 +96,11 @@ def time_recording(model, device: str, batch: int, seq: int, repeats: int) -> di
                 sync(device)
                 runs.append(time.perf_counter() - t0)
             best[name] = batch * seq / min(runs)
-    return {"plain_tok_s": best["plain"], "recording_tok_s": best["recording"],
-            "ratio": best["recording"] / best["plain"]}
+    return {
+        "plain_tok_s": best["plain"],
+        "recording_tok_s": best["recording"],
+        "ratio": best["recording"] / best["plain"],
+    }
 
 
 class _Tok:
@@ -128,11 +133,13 @@ def score_memory_child(size: str, n_prompts: int, new_tokens: int) -> None:
     m1, m2, _ = policies(model)
     tok = _Tok(model.config.vocab_size)
     prompts = [f"request number {i} about topic {i % 7}" for i in range(n_prompts)]
-    change_score_stats(m1, m2, tok, prompts[:4], max_new_tokens=4, token_type="completion", batch_size=4,
-                       chat_format="tulu")  # warm-up allocations
+    change_score_stats(
+        m1, m2, tok, prompts[:4], max_new_tokens=4, token_type="completion", batch_size=4, chat_format="tulu"
+    )  # warm-up allocations
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    stats = change_score_stats(m1, m2, tok, prompts, max_new_tokens=new_tokens, token_type="completion",
-                               batch_size=8, chat_format="tulu")
+    stats = change_score_stats(
+        m1, m2, tok, prompts, max_new_tokens=new_tokens, token_type="completion", batch_size=8, chat_format="tulu"
+    )
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"peak_kb": after, "increase_kb": after - before, "n_tokens": stats.n_tokens}))
 
@@ -141,17 +148,26 @@ def score_memory(size: str, n: int, new_tokens: int) -> dict:
     """Peak memory of change scores over 4N vs N prompts (same batch size), each in a fresh process."""
     runs = {}
     for label, count in (("N", n), ("4N", 4 * n)):
-        out = subprocess.run([sys.executable, "-m", "safety_neurons.bench", "--memory-child", size, str(count),
-                              str(new_tokens)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "safety_neurons.bench", "--memory-child", size, str(count), str(new_tokens)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs[label] = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"tokens_N": runs["N"]["n_tokens"], "tokens_4N": runs["4N"]["n_tokens"],
-            "peak_mb_N": runs["N"]["peak_kb"] / 1024, "peak_mb_4N": runs["4N"]["peak_kb"] / 1024,
-            "ratio": runs["4N"]["peak_kb"] / runs["N"]["peak_kb"]}
+    return {
+        "tokens_N": runs["N"]["n_tokens"],
+        "tokens_4N": runs["4N"]["n_tokens"],
+        "peak_mb_N": runs["N"]["peak_kb"] / 1024,
+        "peak_mb_4N": runs["4N"]["peak_kb"] / 1024,
+        "ratio": runs["4N"]["peak_kb"] / runs["N"]["peak_kb"],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="safety-neurons bench", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="safety-neurons bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", nargs="+", default=["tiny", "100m"], choices=list(SIZES))
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats; the best is kept")
     ap.add_argument("--threads", type=int, default=2)

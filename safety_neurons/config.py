@@ -80,8 +80,11 @@ def _check_models(config: dict) -> None:
         else:
             for f in ("d_model", "n_heads", "n_kv_heads", "max_positions"):
                 _need(f in m, key, f"source 'tiny' needs {f}")
-            _need("tiny_world" in config and "pretrain" in config, key,
-                  "tiny models need the tiny_world and pretrain sections")
+            _need(
+                "tiny_world" in config and "pretrain" in config,
+                key,
+                "tiny models need the tiny_world and pretrain sections",
+            )
         for layer in m["exclude_layers"]:
             _need(layer < m["n_layers"], f"{key}.exclude_layers", f"layer {layer} >= n_layers {m['n_layers']}")
 
@@ -91,8 +94,11 @@ def _check_datasets(datasets: dict) -> None:
         key = f"datasets.{name}"
         _need(d["kind"] in KINDS, f"{key}.kind", f"unknown kind {d['kind']!r} (known: {sorted(KINDS)})")
         for opt in d["options"]:
-            _need(opt in options_of(d["kind"]), f"{key}.options.{opt}",
-                  f"kind {d['kind']!r} takes options {options_of(d['kind'])}")
+            _need(
+                opt in options_of(d["kind"]),
+                f"{key}.options.{opt}",
+                f"kind {d['kind']!r} takes options {options_of(d['kind'])}",
+            )
 
 
 def _check_ref(datasets: dict, key: str, name: str, kinds: set[str], what: str) -> None:

@@ -48,8 +48,7 @@ def estimate_minutes(rule: str, config: dict, wildcards: dict) -> float:
     if spec["gpus"] == 0:
         rates = {kind: r * 1e-3 / spec["params_b"] for kind, r in cost["cpu_tokens_per_s_1m"].items()}
     else:
-        rates = {kind: r * 7.0 / spec["params_b"] * spec["gpus"]
-                 for kind, r in cost["gpus"][cost["gpu_type"]].items()}
+        rates = {kind: r * 7.0 / spec["params_b"] * spec["gpus"] for kind, r in cost["gpus"][cost["gpu_type"]].items()}
     seconds = sum(tokens / rates[kind] for kind, tokens in work_tokens(rule, config, wildcards).items())
     return cost["overhead_minutes"] + seconds / 60
 

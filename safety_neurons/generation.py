@@ -20,8 +20,14 @@ def cached_step(model: torch.nn.Module) -> Step:
     cache = DynamicCache()
 
     def step(input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
-        out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                    past_key_values=cache, use_cache=True, logits_to_keep=1)
+        out = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         return out.logits[:, -1, :]
 
     return step
@@ -33,8 +39,14 @@ def start_positions(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def greedy_loop(step: Step, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,
-                eos_token_id: int, pad_token_id: int) -> torch.Tensor:
+def greedy_loop(
+    step: Step,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    max_new_tokens: int,
+    eos_token_id: int,
+    pad_token_id: int,
+) -> torch.Tensor:
     """New token ids [B, <=max_new_tokens], pad after each row's EOS; stops once every row has ended."""
     mask = attention_mask
     cur_ids, cur_pos = input_ids, start_positions(attention_mask)
@@ -66,13 +78,19 @@ def decode_new(tokenizer, new_ids: torch.Tensor) -> list[str]:
     return tokenizer.batch_decode(new_ids, skip_special_tokens=True)
 
 
-def generate(make_step: Callable[[], Step], tokenizer, prompts: list[str], max_new_tokens: int,
-             batch_size: int, add_special_tokens: bool, device: torch.device | str = "cpu") -> list[str]:
+def generate(
+    make_step: Callable[[], Step],
+    tokenizer,
+    prompts: list[str],
+    max_new_tokens: int,
+    batch_size: int,
+    add_special_tokens: bool,
+    device: torch.device | str = "cpu",
+) -> list[str]:
     """Greedy completions of formatted prompts, ``make_step()`` giving fresh caches for each batch."""
     out: list[str] = []
     for i in range(0, len(prompts), batch_size):
-        ids, mask = encode_batch(tokenizer, prompts[i:i + batch_size], add_special_tokens, device)
-        new = greedy_loop(make_step(), ids, mask, max_new_tokens, tokenizer.eos_token_id,
-                          tokenizer.pad_token_id)
+        ids, mask = encode_batch(tokenizer, prompts[i : i + batch_size], add_special_tokens, device)
+        new = greedy_loop(make_step(), ids, mask, max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id)
         out += decode_new(tokenizer, new)
     return out

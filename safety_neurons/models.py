@@ -130,8 +130,12 @@ def download(hub_id: str, revision: str, out_dir: str | Path) -> None:
     from .outputs import staged_dir
 
     with staged_dir(out_dir) as tmp:
-        snapshot_download(repo_id=hub_id, revision=revision, local_dir=str(tmp),
-                          allow_patterns=["*.json", "*.safetensors", "*.model", "tokenizer*"])
+        snapshot_download(
+            repo_id=hub_id,
+            revision=revision,
+            local_dir=str(tmp),
+            allow_patterns=["*.json", "*.safetensors", "*.model", "tokenizer*"],
+        )
         cache = tmp / ".cache"
         if cache.exists():
             import shutil

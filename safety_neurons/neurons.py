@@ -60,13 +60,20 @@ class _Moments:
         def std(s, ss):
             return (ss / self.n - (s / self.n).square()).clamp(min=0).sqrt().float().cpu()
 
-        return ChangeScores((self.sq_diff / self.n).sqrt().float().cpu(), (self.s1 / self.n).float().cpu(),
-                            std(self.s1, self.ss1), (self.s2 / self.n).float().cpu(), std(self.s2, self.ss2),
-                            self.n, n_prompts)
+        return ChangeScores(
+            (self.sq_diff / self.n).sqrt().float().cpu(),
+            (self.s1 / self.n).float().cpu(),
+            std(self.s1, self.ss1),
+            (self.s2 / self.n).float().cpu(),
+            std(self.s2, self.ss2),
+            self.n,
+            n_prompts,
+        )
 
 
-def _sequences(gen: Policy, tok, texts: list[str], token_type: str, max_new_tokens: int, special: bool,
-               device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _sequences(
+    gen: Policy, tok, texts: list[str], token_type: str, max_new_tokens: int, special: bool, device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Token ids, attention mask and selected-position mask of one batch (left padded).
 
     For ``completion`` the generator's greedy completion is decoded (special tokens skipped, so EOS drops out)
@@ -77,8 +84,7 @@ def _sequences(gen: Policy, tok, texts: list[str], token_type: str, max_new_toke
         ids, mask = encode_batch(tok, texts, special, device)
         with hooked(gen.model) as hooks:
             hooks.set(gen.scales)
-            new = greedy_loop(cached_step(gen.model), ids, mask, max_new_tokens, tok.eos_token_id,
-                              tok.pad_token_id)
+            new = greedy_loop(cached_step(gen.model), ids, mask, max_new_tokens, tok.eos_token_id, tok.pad_token_id)
         completions = [tok(c, add_special_tokens=False)["input_ids"] for c in decode_new(tok, new)]
     else:
         completions = [[] for _ in texts]
@@ -92,16 +98,26 @@ def _sequences(gen: Policy, tok, texts: list[str], token_type: str, max_new_toke
         input_ids[row, start:] = torch.tensor(p + c)
         attn[row, start:] = 1
         if token_type == "completion":
-            select[row, width - len(c):] = True
+            select[row, width - len(c) :] = True
         elif token_type == "prompt":
-            select[row, start:start + len(p)] = True
+            select[row, start : start + len(p)] = True
         else:
             select[row, start + len(p) - 1] = True
     return input_ids.to(device), attn.to(device), select.to(device)
 
 
-def change_score_stats(m1, m2, tokenizer, prompts: list[str], *, max_new_tokens: int, token_type: str,
-                       generator: str = "m1", batch_size: int = 20, chat_format: str = "tulu") -> ChangeScores:
+def change_score_stats(
+    m1,
+    m2,
+    tokenizer,
+    prompts: list[str],
+    *,
+    max_new_tokens: int,
+    token_type: str,
+    generator: str = "m1",
+    batch_size: int = 20,
+    chat_format: str = "tulu",
+) -> ChangeScores:
     """Change scores S[l, i] = RMS over selected tokens of a_M1 - a_M2, with per-model activation moments.
 
     ``m1``/``m2``: a ``Policy`` or a causal LM; ``prompts``: user requests (stripped and wrapped in the chat
@@ -115,9 +131,10 @@ def change_score_stats(m1, m2, tokenizer, prompts: list[str], *, max_new_tokens:
     special = adds_special_tokens(chat_format)
     moments = _Moments(n_layers, d_mlp, device)
     for i in range(0, len(prompts), batch_size):
-        texts = [prompt_text(p.strip(), tokenizer, chat_format) for p in prompts[i:i + batch_size]]
-        ids, attn, select = _sequences(p1 if generator == "m1" else p2, tokenizer, texts, token_type,
-                                       max_new_tokens, special, device)
+        texts = [prompt_text(p.strip(), tokenizer, chat_format) for p in prompts[i : i + batch_size]]
+        ids, attn, select = _sequences(
+            p1 if generator == "m1" else p2, tokenizer, texts, token_type, max_new_tokens, special, device
+        )
         moments.n += int(select.sum())
         _contrast(p1, p2, ids, attn, select, moments)
     return moments.result(len(prompts))
@@ -139,11 +156,13 @@ def _contrast(p1: Policy, p2: Policy, ids, attn, select, moments: _Moments) -> N
         p2.model(input_ids=ids, attention_mask=attn, logits_to_keep=1)
 
 
-def change_scores(m1, m2, tokenizer, prompts: list[str], *, max_new_tokens: int, token_type: str,
-                  **kwargs) -> torch.Tensor:
+def change_scores(
+    m1, m2, tokenizer, prompts: list[str], *, max_new_tokens: int, token_type: str, **kwargs
+) -> torch.Tensor:
     """Change scores [n_layers, d_mlp] of M1 vs M2 on ``prompts`` (see ``change_score_stats``)."""
-    return change_score_stats(m1, m2, tokenizer, prompts, max_new_tokens=max_new_tokens, token_type=token_type,
-                              **kwargs).scores
+    return change_score_stats(
+        m1, m2, tokenizer, prompts, max_new_tokens=max_new_tokens, token_type=token_type, **kwargs
+    ).scores
 
 
 def rank(scores: torch.Tensor, exclude_layers: list[int] | tuple[int, ...] = ()) -> torch.Tensor:
@@ -182,8 +201,11 @@ def summary(stats: ChangeScores, ranking: torch.Tensor, threshold: float) -> dic
 
     ks = sorted({max(1, round(f * len(ranking))) for f in SUMMARY_FRACTIONS} | set(SUMMARY_KS))
     return {
-        "n_prompts": stats.n_prompts, "n_tokens": stats.n_tokens, "n_ranked": len(ranking),
-        "max_score": float(stats.scores.max()), "skewness": skewness(stats.scores),
+        "n_prompts": stats.n_prompts,
+        "n_tokens": stats.n_tokens,
+        "n_ranked": len(ranking),
+        "max_score": float(stats.scores.max()),
+        "skewness": skewness(stats.scores),
         f"n_above_{threshold}": int((stats.scores > threshold).sum()),
         "top_k_layers": {str(k): layer_counts(top_k(ranking, k)) for k in ks if 0 < k <= len(ranking)},
     }
@@ -193,11 +215,20 @@ def save(stats: ChangeScores, ranking: torch.Tensor, path: str | Path, metadata:
     """Scores, ranking and activation moments as safetensors (atomic), metadata as string fields."""
     from safetensors.torch import save_file
 
-    tensors = {"scores": stats.scores, "ranking": ranking.to(torch.int32), "m1_mean": stats.m1_mean,
-               "m1_std": stats.m1_std, "m2_mean": stats.m2_mean, "m2_std": stats.m2_std}
+    tensors = {
+        "scores": stats.scores,
+        "ranking": ranking.to(torch.int32),
+        "m1_mean": stats.m1_mean,
+        "m1_std": stats.m1_std,
+        "m2_mean": stats.m2_mean,
+        "m2_std": stats.m2_std,
+    }
     with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp),
-                  metadata={k: json.dumps(v) for k, v in metadata.items()})
+        save_file(
+            {k: v.contiguous() for k, v in tensors.items()},
+            str(tmp),
+            metadata={k: json.dumps(v) for k, v in metadata.items()},
+        )
 
 
 def load_ranking(path: str | Path) -> torch.Tensor:
@@ -207,8 +238,15 @@ def load_ranking(path: str | Path) -> torch.Tensor:
     return load_file(str(path))["ranking"].long()
 
 
-def run_stage(base_dir: str, m1_adapters: list[str], m2_adapters: list[str], prompts_path: str, p: dict,
-              out_scores: str, out_summary: str) -> dict:
+def run_stage(
+    base_dir: str,
+    m1_adapters: list[str],
+    m2_adapters: list[str],
+    prompts_path: str,
+    p: dict,
+    out_scores: str,
+    out_summary: str,
+) -> dict:
     """The change-score rule: load the pair on shared weights, score, rank, save scores and a summary."""
     from .data.loaders import read_jsonl
     from .models import load_base, load_tokenizer, placement, policy
@@ -218,9 +256,17 @@ def run_stage(base_dir: str, m1_adapters: list[str], m2_adapters: list[str], pro
     tok = load_tokenizer(base_dir)
     base = load_base(base_dir, dtype, device)
     prompts = select_prompts(read_jsonl(prompts_path), p["n_prompts"], p["selection"], p["selection_seed"])
-    stats = change_score_stats(policy("m1", base, m1_adapters), policy("m2", base, m2_adapters), tok, prompts,
-                               max_new_tokens=p["max_new_tokens"], token_type=p["token_type"],
-                               generator=p["generator"], batch_size=p["batch_size"], chat_format=p["chat_format"])
+    stats = change_score_stats(
+        policy("m1", base, m1_adapters),
+        policy("m2", base, m2_adapters),
+        tok,
+        prompts,
+        max_new_tokens=p["max_new_tokens"],
+        token_type=p["token_type"],
+        generator=p["generator"],
+        batch_size=p["batch_size"],
+        chat_format=p["chat_format"],
+    )
     ranking = rank(stats.scores, p["exclude_layers"])
     info = summary(stats, ranking, p["score_threshold"])
     save(stats, ranking, out_scores, {"variant": p, "n_tokens": stats.n_tokens})

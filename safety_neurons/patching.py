@@ -24,8 +24,11 @@ Neurons = dict[int, list[int]]
 
 def index_tensors(neurons: Neurons, device) -> dict[int, torch.Tensor]:
     """Layer -> sorted LongTensor of neuron ids, empty layers dropped."""
-    return {int(layer): torch.tensor(sorted(ids), dtype=torch.long, device=device)
-            for layer, ids in neurons.items() if len(ids)}
+    return {
+        int(layer): torch.tensor(sorted(ids), dtype=torch.long, device=device)
+        for layer, ids in neurons.items()
+        if len(ids)
+    }
 
 
 @contextmanager
@@ -55,8 +58,13 @@ def patched_step(m1: Policy, m2: Policy, h1: NeuronHooks, h2: NeuronHooks, idx: 
         return x.index_copy(-1, idx[layer], guide.pop(layer))
 
     def step(input_ids, attention_mask, position_ids):
-        common = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                      use_cache=True, logits_to_keep=1)
+        common = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         h2.set(m2.scales, record)
         m2.model(past_key_values=cache2, **common)
         h1.set(m1.scales, overwrite)
@@ -66,23 +74,46 @@ def patched_step(m1: Policy, m2: Policy, h1: NeuronHooks, h2: NeuronHooks, idx: 
 
 
 @torch.no_grad()
-def patched_generate(m1: Policy, m2: Policy, tokenizer, texts: list[str], neurons: Neurons, max_new_tokens: int,
-                     batch_size: int, add_special_tokens: bool) -> list[str]:
+def patched_generate(
+    m1: Policy,
+    m2: Policy,
+    tokenizer,
+    texts: list[str],
+    neurons: Neurons,
+    max_new_tokens: int,
+    batch_size: int,
+    add_special_tokens: bool,
+) -> list[str]:
     """Greedy completions of formatted prompt texts with M2's activations patched into M1 at ``neurons``."""
     device = next(m1.model.parameters()).device
     idx = index_tensors(neurons, device)
     out: list[str] = []
     with hook_pair(m1, m2) as (h1, h2):
         for i in range(0, len(texts), batch_size):
-            ids, mask = encode_batch(tokenizer, texts[i:i + batch_size], add_special_tokens, device)
-            new = greedy_loop(patched_step(m1, m2, h1, h2, idx), ids, mask, max_new_tokens,
-                              tokenizer.eos_token_id, tokenizer.pad_token_id)
+            ids, mask = encode_batch(tokenizer, texts[i : i + batch_size], add_special_tokens, device)
+            new = greedy_loop(
+                patched_step(m1, m2, h1, h2, idx),
+                ids,
+                mask,
+                max_new_tokens,
+                tokenizer.eos_token_id,
+                tokenizer.pad_token_id,
+            )
             out += decode_new(tokenizer, new)
     return out
 
 
-def generate_with_patching(model, guide, tokenizer, prompts: list[str], neurons: Neurons, max_new_tokens: int,
-                           *, batch_size: int = 16, chat_format: str | None = "tulu") -> list[str]:
+def generate_with_patching(
+    model,
+    guide,
+    tokenizer,
+    prompts: list[str],
+    neurons: Neurons,
+    max_new_tokens: int,
+    *,
+    batch_size: int = 16,
+    chat_format: str | None = "tulu",
+) -> list[str]:
     """Greedy completions (prompt excluded) of ``model`` with ``guide``'s activations at ``neurons``.
 
     ``model``/``guide``: a ``Policy`` or a causal LM (peft adapters unmerged: a merged (IA)3 vector lives in
@@ -95,8 +126,14 @@ def generate_with_patching(model, guide, tokenizer, prompts: list[str], neurons:
     return patched_generate(m1, m2, tokenizer, texts, neurons, max_new_tokens, batch_size, special)
 
 
-def run_sweep(base_dir: str, m1_adapters: list[str], guide_adapters: list[str], sets: dict[str, Neurons],
-              prompts: list[dict], p: dict) -> list[dict]:
+def run_sweep(
+    base_dir: str,
+    m1_adapters: list[str],
+    guide_adapters: list[str],
+    sets: dict[str, Neurons],
+    prompts: list[dict],
+    p: dict,
+) -> list[dict]:
     """The patching rule: load M1 and the guide once, then generate for every k of the sweep."""
     from .models import load_base, load_tokenizer, placement, policy
 
@@ -108,10 +145,21 @@ def run_sweep(base_dir: str, m1_adapters: list[str], guide_adapters: list[str], 
     rows = []
     for k, neurons in sorted(sets.items(), key=lambda kv: int(kv[0])):
         neurons = {int(layer): ids for layer, ids in neurons.items()}
-        outs = patched_generate(m1, m2, tok, texts, neurons, p["max_new_tokens"], p["batch_size"],
-                                adds_special_tokens(p["chat_format"]))
-        rows += [{"id": r["id"], "dataset": r["dataset"], "prompt": r["prompt"], "completion": cut_turn(c),
-                  "k": int(k), "source": p["source"], "m1": p["m1"]} for r, c in zip(prompts, outs, strict=True)]
+        outs = patched_generate(
+            m1, m2, tok, texts, neurons, p["max_new_tokens"], p["batch_size"], adds_special_tokens(p["chat_format"])
+        )
+        rows += [
+            {
+                "id": r["id"],
+                "dataset": r["dataset"],
+                "prompt": r["prompt"],
+                "completion": cut_turn(c),
+                "k": int(k),
+                "source": p["source"],
+                "m1": p["m1"],
+            }
+            for r, c in zip(prompts, outs, strict=True)
+        ]
     return rows
 
 

@@ -93,8 +93,9 @@ def profile_settings(profile: str | None) -> dict:
     return out
 
 
-def dry_run(directory: Path, configfiles: Sequence[Path], targets: Iterable[str], settings: dict,
-            force_all: bool = False) -> list[dict]:
+def dry_run(
+    directory: Path, configfiles: Sequence[Path], targets: Iterable[str], settings: dict, force_all: bool = False
+) -> list[dict]:
     """The jobs a dry run would start (all jobs of the DAG with ``force_all``)."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
@@ -200,8 +201,12 @@ def calibrate(jobs: list[dict], directory: Path) -> dict[str, dict]:
     out = {}
     for rule, p in pairs.items():
         est, meas = sum(e for e, _ in p) / len(p), sum(m for _, m in p) / len(p)
-        out[rule] = {"n": len(p), "estimated_minutes": round(est, 3), "measured_minutes": round(meas, 3),
-                     "ratio": round(meas / est, 3) if est > 0 else None}
+        out[rule] = {
+            "n": len(p),
+            "estimated_minutes": round(est, 3),
+            "measured_minutes": round(meas, 3),
+            "ratio": round(meas / est, 3) if est > 0 else None,
+        }
     return dict(sorted(out.items()))
 
 
@@ -210,8 +215,12 @@ def _has_benchmarks(directory: Path) -> bool:
     return any((directory / "benchmarks").rglob("*.tsv")) or any((directory / "results").rglob(TIMING_FILE))
 
 
-def plan(directory: str | Path = ".", configfiles: Sequence[str | Path] = (), targets: Iterable[str] = (),
-         profile: str | None = None) -> dict:
+def plan(
+    directory: str | Path = ".",
+    configfiles: Sequence[str | Path] = (),
+    targets: Iterable[str] = (),
+    profile: str | None = None,
+) -> dict:
     """The plan of the jobs that would run: GPU-hours per job, rule and model, plus the calibration table."""
     directory = Path(directory).resolve()
     extra = [Path(f).resolve() for f in configfiles]
@@ -237,8 +246,15 @@ def _snakemake(fn: Callable, *args: object):
     """Run a Snakemake call, turning its workflow (or profile parsing) errors into a PlanError with the message."""
     from snakemake import exceptions as ex
 
-    errors = (ex.WorkflowError, ex.RuleException, ValueError, ex.ResourceValidationError,
-              ex.ResourceConstraintError, ex.ResourceConversionError, ex.ResourceInsufficiencyError)
+    errors = (
+        ex.WorkflowError,
+        ex.RuleException,
+        ValueError,
+        ex.ResourceValidationError,
+        ex.ResourceConstraintError,
+        ex.ResourceConversionError,
+        ex.ResourceInsufficiencyError,
+    )
     try:
         return fn(*args)
     except errors as e:
@@ -247,8 +263,10 @@ def _snakemake(fn: Callable, *args: object):
 
 def _rounded(table: dict[str, dict], order: Callable[[str, dict], tuple]) -> dict[str, dict]:
     """Aggregates in a stable order (dry-run job order varies), minutes and GPU-hours rounded for output."""
-    return {k: {**v, "minutes": round(v["minutes"], 1), "gpu_hours": round(v["gpu_hours"], 3)}
-            for k, v in sorted(table.items(), key=lambda kv: order(*kv))}
+    return {
+        k: {**v, "minutes": round(v["minutes"], 1), "gpu_hours": round(v["gpu_hours"], 3)}
+        for k, v in sorted(table.items(), key=lambda kv: order(*kv))
+    }
 
 
 def _table(header: Sequence[str], rows: list[Sequence[object]]) -> list[str]:
@@ -266,15 +284,27 @@ def format_text(report: dict) -> str:
     """The plan as readable tables: per stage, per model, calibration."""
     n = len(report["jobs"])
     lines = [f"{n} jobs would run; GPU type {report['gpu_type']}", ""]
-    rules = [(r, v["jobs"], v["gpu"], f"{v['minutes'] / v['jobs']:.1f}", f"{v['gpu_hours']:.2f}")
-             for r, v in report["by_rule"].items()]
-    lines += _table(["stage", "jobs", "gpus/job", "est. min/job", "GPU-hours"],
-                    rules + [("total", n, "", "", f"{report['total_gpu_hours']:.2f}")])
+    rules = [
+        (r, v["jobs"], v["gpu"], f"{v['minutes'] / v['jobs']:.1f}", f"{v['gpu_hours']:.2f}")
+        for r, v in report["by_rule"].items()
+    ]
+    lines += _table(
+        ["stage", "jobs", "gpus/job", "est. min/job", "GPU-hours"],
+        rules + [("total", n, "", "", f"{report['total_gpu_hours']:.2f}")],
+    )
     models = [(m, v["jobs"], f"{v['gpu_hours']:.2f}") for m, v in report["by_model"].items()]
     lines += [""] + _table(["model", "jobs", "GPU-hours"], models)
     lines += ["", "calibration (benchmarks/, all jobs of the DAG):"]
-    cal = [(r, v["n"], f"{v['estimated_minutes']:.2f}", f"{v['measured_minutes']:.2f}",
-            "-" if v["ratio"] is None else f"{v['ratio']:.2f}") for r, v in report["calibration"].items()]
+    cal = [
+        (
+            r,
+            v["n"],
+            f"{v['estimated_minutes']:.2f}",
+            f"{v['measured_minutes']:.2f}",
+            "-" if v["ratio"] is None else f"{v['ratio']:.2f}",
+        )
+        for r, v in report["calibration"].items()
+    ]
     header = ["stage", "n", "est. min", "measured min", "measured/est."]
     lines += _table(header, cal) if cal else ["  (no benchmark files for these jobs)"]
     return "\n".join(lines)
@@ -285,8 +315,14 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="safety-neurons plan", description="GPU-hours of the jobs a dry run would start.")
     ap.add_argument("targets", nargs="*", help="Snakemake targets (default: the default target, rule all)")
     ap.add_argument("--profile", help="a Snakemake profile (folder or name); its resources and rerun-triggers apply")
-    ap.add_argument("--configfile", nargs="+", action="extend", default=[], metavar="F",
-                    help="config files merged on top of config.yaml, as snakemake --configfile")
+    ap.add_argument(
+        "--configfile",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="F",
+        help="config files merged on top of config.yaml, as snakemake --configfile",
+    )
     ap.add_argument("--directory", "-d", default=".", help="the workflow directory (default: .)")
     ap.add_argument("--json", action="store_true", help="print the plan as JSON")
     return ap

@@ -27,31 +27,55 @@ def train_tokenizer(texts: list[str], vocab_size: int, out_dir: str | Path) -> P
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer)
     tok.add_tokens(CHAT_TOKENS)
-    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                       special_tokens=[("<s>", tok.token_to_id("<s>"))])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
-                                   pad_token="<pad>", unk_token="<unk>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
     fast.save_pretrained(str(out_dir))
     return fast
 
 
-def build_model(architecture: str, tokenizer: PreTrainedTokenizerFast, n_layers: int, d_mlp: int,
-                d_model: int, n_heads: int, n_kv_heads: int, max_positions: int, seed: int):
+def build_model(
+    architecture: str,
+    tokenizer: PreTrainedTokenizerFast,
+    n_layers: int,
+    d_mlp: int,
+    d_model: int,
+    n_heads: int,
+    n_kv_heads: int,
+    max_positions: int,
+    seed: int,
+):
     """A randomly initialised model of the given architecture class, sized by the config."""
     if architecture not in ARCH_DEFAULTS:
         raise ValueError(f"unknown tiny architecture {architecture!r}; expected one of {sorted(ARCH_DEFAULTS)}")
     defaults = dict(ARCH_DEFAULTS[architecture])
     model_type = defaults.pop("model_type")
     config = AutoConfig.for_model(
-        model_type, vocab_size=len(tokenizer), hidden_size=d_model, intermediate_size=d_mlp,
-        num_hidden_layers=n_layers, num_attention_heads=n_heads, num_key_value_heads=n_kv_heads,
-        head_dim=d_model // n_heads, max_position_embeddings=max_positions,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, architectures=[architecture], **defaults,
+        model_type,
+        vocab_size=len(tokenizer),
+        hidden_size=d_model,
+        intermediate_size=d_mlp,
+        num_hidden_layers=n_layers,
+        num_attention_heads=n_heads,
+        num_key_value_heads=n_kv_heads,
+        head_dim=d_model // n_heads,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        architectures=[architecture],
+        **defaults,
     )
     torch.manual_seed(seed)
     return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
@@ -63,7 +87,7 @@ def _batches(ids: list[list[int]], batch_size: int, seq_len: int, pad_id: int, r
         order = list(range(len(ids)))
         rng.shuffle(order)
         for start in range(0, len(order) - batch_size + 1, batch_size):
-            docs = [ids[i][:seq_len] for i in order[start:start + batch_size]]
+            docs = [ids[i][:seq_len] for i in order[start : start + batch_size]]
             width = max(map(len, docs))
             x = torch.full((len(docs), width), pad_id)
             mask = torch.zeros((len(docs), width), dtype=torch.long)
@@ -73,8 +97,9 @@ def _batches(ids: list[list[int]], batch_size: int, seq_len: int, pad_id: int, r
             yield x, mask
 
 
-def pretrain(model, tokenizer, texts: list[str], steps: int, lr: float, batch_size: int, seq_len: int,
-             seed: int, log=print) -> dict:
+def pretrain(
+    model, tokenizer, texts: list[str], steps: int, lr: float, batch_size: int, seq_len: int, seed: int, log=print
+) -> dict:
     """Brief causal-LM pretraining (AdamW, cosine decay); returns the loss curve and wall time."""
     torch.manual_seed(seed)
     ids = [tokenizer(t)["input_ids"] + [tokenizer.eos_token_id] for t in texts]
@@ -96,8 +121,13 @@ def pretrain(model, tokenizer, texts: list[str], steps: int, lr: float, batch_si
         if step % 50 == 0 or step == steps - 1:
             log(f"pretrain step {step}/{steps} loss {loss.item():.4f}")
     model.eval()
-    return {"loss_first": losses[0], "loss_last": sum(losses[-10:]) / min(10, len(losses)),
-            "losses": losses[:: max(1, steps // 50)], "seconds": time.perf_counter() - t0, "steps": steps}
+    return {
+        "loss_first": losses[0],
+        "loss_last": sum(losses[-10:]) / min(10, len(losses)),
+        "losses": losses[:: max(1, steps // 50)],
+        "seconds": time.perf_counter() - t0,
+        "steps": steps,
+    }
 
 
 def read_corpus(path: str | Path) -> list[str]:
@@ -110,10 +140,20 @@ def make_base(tokenizer_dir: str, corpus: str, out_dir: str, spec: dict, hp: dic
     from .outputs import staged_dir, write_json
 
     tok = PreTrainedTokenizerFast.from_pretrained(tokenizer_dir)
-    model = build_model(spec["architecture"], tok, spec["n_layers"], spec["d_mlp"], spec["d_model"],
-                        spec["n_heads"], spec["n_kv_heads"], spec["max_positions"], seed)
-    metrics = pretrain(model, tok, read_corpus(corpus), hp["steps"], hp["lr"], hp["batch_size"], hp["seq_len"],
-                       seed, log)
+    model = build_model(
+        spec["architecture"],
+        tok,
+        spec["n_layers"],
+        spec["d_mlp"],
+        spec["d_model"],
+        spec["n_heads"],
+        spec["n_kv_heads"],
+        spec["max_positions"],
+        seed,
+    )
+    metrics = pretrain(
+        model, tok, read_corpus(corpus), hp["steps"], hp["lr"], hp["batch_size"], hp["seq_len"], seed, log
+    )
     metrics["parameters"] = sum(p.numel() for p in model.parameters())
     with staged_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp))

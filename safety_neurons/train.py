@@ -23,20 +23,40 @@ def adapter_config(hp: dict):
 
     if hp["adapter"] == "ia3":
         return IA3Config(task_type="CAUSAL_LM", target_modules=["down_proj"], feedforward_modules=["down_proj"])
-    return LoraConfig(task_type="CAUSAL_LM", target_modules=["down_proj"], r=hp["lora_r"],
-                      lora_alpha=hp["lora_alpha"], lora_dropout=0.0)
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        target_modules=["down_proj"],
+        r=hp["lora_r"],
+        lora_alpha=hp["lora_alpha"],
+        lora_dropout=0.0,
+    )
 
 
 def trainer_args(hp: dict, seed: int, ckpt_dir: Path, on_gpu: bool) -> dict:
     """TrainingArguments shared by SFT and DPO, from the stage's hyperparameters."""
     return dict(
-        output_dir=str(ckpt_dir), learning_rate=hp["lr"], num_train_epochs=hp["epochs"],
-        per_device_train_batch_size=hp["per_device_batch"], gradient_accumulation_steps=hp["grad_accum"],
-        weight_decay=hp["weight_decay"], lr_scheduler_type=hp["scheduler"], warmup_steps=hp["warmup_steps"],
-        optim="adamw_torch", seed=seed, data_seed=seed, logging_steps=hp["logging_steps"],
-        save_strategy="steps", save_steps=hp["save_steps"], save_total_limit=2, report_to=[],
-        bf16=on_gpu and hp["bf16"], gradient_checkpointing=on_gpu and hp["gradient_checkpointing"],
-        use_cpu=not on_gpu, disable_tqdm=True, max_length=hp["max_length"], dataloader_num_workers=0,
+        output_dir=str(ckpt_dir),
+        learning_rate=hp["lr"],
+        num_train_epochs=hp["epochs"],
+        per_device_train_batch_size=hp["per_device_batch"],
+        gradient_accumulation_steps=hp["grad_accum"],
+        weight_decay=hp["weight_decay"],
+        lr_scheduler_type=hp["scheduler"],
+        warmup_steps=hp["warmup_steps"],
+        optim="adamw_torch",
+        seed=seed,
+        data_seed=seed,
+        logging_steps=hp["logging_steps"],
+        save_strategy="steps",
+        save_steps=hp["save_steps"],
+        save_total_limit=2,
+        report_to=[],
+        bf16=on_gpu and hp["bf16"],
+        gradient_checkpointing=on_gpu and hp["gradient_checkpointing"],
+        use_cpu=not on_gpu,
+        disable_tqdm=True,
+        max_length=hp["max_length"],
+        dataloader_num_workers=0,
     )
 
 
@@ -90,22 +110,33 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
     on_gpu = device == "cuda"
     model = load_base(base_dir, dtype, device).train()
     args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
-                         peft_config=adapter_config(hp))
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        peft_config=adapter_config(hp),
+    )
     resume = last_checkpoint(ckpt)
     trainer.train(resume_from_checkpoint=resume)
-    return finish(trainer, out, ckpt, {"n_examples": len(rows), "stage": "sft", "resumed_from_step": step_of(resume)},
-                  t0)
+    return finish(
+        trainer, out, ckpt, {"n_examples": len(rows), "stage": "sft", "resumed_from_step": step_of(resume)}, t0
+    )
 
 
 def preference_rows(records: list[dict], tok, chat_format: str) -> list[dict]:
     """trl's standard preference format: a rendered prompt and the two responses as text."""
-    return [{"prompt": render(r["prompt_messages"], tok, chat_format, add_generation_prompt=True),
-             "chosen": r["chosen"], "rejected": r["rejected"]} for r in records]
+    return [
+        {
+            "prompt": render(r["prompt_messages"], tok, chat_format, add_generation_prompt=True),
+            "chosen": r["chosen"],
+            "rejected": r["rejected"],
+        }
+        for r in records
+    ]
 
 
-def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dict, seed: int,
-              chat_format: str) -> dict:
+def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, chat_format: str) -> dict:
     """DPO of a new adapter on the merged SFT model; the reference is SFT (the adapter disabled)."""
     from peft import PeftModel
     from trl import DPOConfig, DPOTrainer
@@ -118,11 +149,25 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
     on_gpu = device == "cuda"
     base = load_base(base_dir, dtype, device)
     model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()
-    args = DPOConfig(**trainer_args(hp, seed, ckpt, on_gpu), beta=hp["beta"],
-                     loss_type=list(hp["loss_type"]), loss_weights=hp["loss_weights"])
-    trainer = DPOTrainer(model=model, args=args, processing_class=tok, peft_config=adapter_config(hp),
-                         train_dataset=Dataset.from_list(preference_rows(records, tok, chat_format)))
+    args = DPOConfig(
+        **trainer_args(hp, seed, ckpt, on_gpu),
+        beta=hp["beta"],
+        loss_type=list(hp["loss_type"]),
+        loss_weights=hp["loss_weights"],
+    )
+    trainer = DPOTrainer(
+        model=model,
+        args=args,
+        processing_class=tok,
+        peft_config=adapter_config(hp),
+        train_dataset=Dataset.from_list(preference_rows(records, tok, chat_format)),
+    )
     resume = last_checkpoint(ckpt)
     trainer.train(resume_from_checkpoint=resume)
-    return finish(trainer, out, ckpt, {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"],
-                                       "resumed_from_step": step_of(resume)}, t0)
+    return finish(
+        trainer,
+        out,
+        ckpt,
+        {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"], "resumed_from_step": step_of(resume)},
+        t0,
+    )

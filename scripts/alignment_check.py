@@ -10,7 +10,14 @@ from safety_neurons.outputs import write_json
 
 torch.set_num_threads(snakemake.threads)
 with to_file(snakemake.log[0]):
-    result = check(snakemake.input.base, str(Path(snakemake.input.sft).parent),
-                   str(Path(snakemake.input.dpo).parent), snakemake.input.harmful, snakemake.input.harmless,
-                   snakemake.params.hp, snakemake.params.chat_format, snakemake.params.dtype)
+    result = check(
+        snakemake.input.base,
+        str(Path(snakemake.input.sft).parent),
+        str(Path(snakemake.input.dpo).parent),
+        snakemake.input.harmful,
+        snakemake.input.harmless,
+        snakemake.params.hp,
+        snakemake.params.chat_format,
+        snakemake.params.dtype,
+    )
     write_json(result, snakemake.output[0])

@@ -9,7 +9,13 @@ from safety_neurons.neurons import run_stage
 
 torch.set_num_threads(snakemake.threads)
 with to_file(snakemake.log[0]) as log:
-    info = run_stage(snakemake.input.base, [str(Path(f).parent) for f in snakemake.input.m1],
-                     [str(Path(f).parent) for f in snakemake.input.m2], snakemake.input.prompts, snakemake.params.p,
-                     snakemake.output.scores, snakemake.output.summary)
+    info = run_stage(
+        snakemake.input.base,
+        [str(Path(f).parent) for f in snakemake.input.m1],
+        [str(Path(f).parent) for f in snakemake.input.m2],
+        snakemake.input.prompts,
+        snakemake.params.p,
+        snakemake.output.scores,
+        snakemake.output.summary,
+    )
     log.info("scored %d tokens of %d prompts", info["n_tokens"], info["n_prompts"])

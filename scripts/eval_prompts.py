@@ -5,7 +5,8 @@ from safety_neurons.data.sampling import last_pool_sample
 from safety_neurons.logs import to_file
 
 with to_file(snakemake.log[0]) as log:
-    rows = last_pool_sample(read_jsonl(snakemake.input[0]), snakemake.params.n, snakemake.params.pool,
-                            snakemake.params.seed)
+    rows = last_pool_sample(
+        read_jsonl(snakemake.input[0]), snakemake.params.n, snakemake.params.pool, snakemake.params.seed
+    )
     write_jsonl(rows, snakemake.output[0])
     log.info("%d prompts", len(rows))

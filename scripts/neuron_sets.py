@@ -7,5 +7,4 @@ from safety_neurons.outputs import write_json
 
 with to_file(snakemake.log[0]):
     p = snakemake.params
-    write_json(sweep_sets(load_ranking(snakemake.input.scores), p.ks, p.d_mlp, p.seed, p.disjoint),
-               snakemake.output[0])
+    write_json(sweep_sets(load_ranking(snakemake.input.scores), p.ks, p.d_mlp, p.seed, p.disjoint), snakemake.output[0])

@@ -14,7 +14,12 @@ with to_file(snakemake.log[0]):
     kind = snakemake.wildcards.source.rsplit("-", 1)[1]
     sets = json.loads(Path(snakemake.input.sets).read_text())[kind]
     sets = {k: sets[str(k)] for k in snakemake.params.p["ks"]}
-    rows = run_sweep(snakemake.input.base, [str(Path(f).parent) for f in snakemake.input.m1],
-                     [str(Path(f).parent) for f in snakemake.input.guide], sets, read_jsonl(snakemake.input.prompts),
-                     snakemake.params.p)
+    rows = run_sweep(
+        snakemake.input.base,
+        [str(Path(f).parent) for f in snakemake.input.m1],
+        [str(Path(f).parent) for f in snakemake.input.guide],
+        sets,
+        read_jsonl(snakemake.input.prompts),
+        snakemake.params.p,
+    )
     write_jsonl(rows, snakemake.output[0])

@@ -9,6 +9,12 @@ from safety_neurons.train import train_dpo
 
 torch.set_num_threads(snakemake.threads)
 with to_file(snakemake.log[0]):
-    train_dpo(snakemake.input.base, str(Path(snakemake.input.sft).parent), snakemake.input.data,
-              str(Path(snakemake.output[0]).parent), snakemake.params.hp, int(snakemake.wildcards.seed),
-              snakemake.params.chat_format)
+    train_dpo(
+        snakemake.input.base,
+        str(Path(snakemake.input.sft).parent),
+        snakemake.input.data,
+        str(Path(snakemake.output[0]).parent),
+        snakemake.params.hp,
+        int(snakemake.wildcards.seed),
+        snakemake.params.chat_format,
+    )

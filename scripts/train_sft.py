@@ -9,5 +9,11 @@ from safety_neurons.train import train_sft
 
 torch.set_num_threads(snakemake.threads)
 with to_file(snakemake.log[0]):
-    train_sft(snakemake.input.base, snakemake.input.data, str(Path(snakemake.output[0]).parent),
-              snakemake.params.hp, int(snakemake.wildcards.seed), snakemake.params.chat_format)
+    train_sft(
+        snakemake.input.base,
+        snakemake.input.data,
+        str(Path(snakemake.output[0]).parent),
+        snakemake.params.hp,
+        int(snakemake.wildcards.seed),
+        snakemake.params.chat_format,
+    )

@@ -18,8 +18,9 @@ from safety_neurons.data.synthetic import WORLD_FILES, write_world
 REPO = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
 ARCHS = ["tiny_llama", "tiny_mistral", "tiny_gemma", "tiny_qwen2"]
-SMALL_SIZES = dict(pretrain=1500, sharegpt=200, hh_train=200, hh_test=60, red_team=60, beavertails=60,
-                   harmbench=40, jailbreak=26)
+SMALL_SIZES = dict(
+    pretrain=1500, sharegpt=200, hh_train=200, hh_test=60, red_team=60, beavertails=60, harmbench=40, jailbreak=26
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -60,8 +61,9 @@ def make_base(name: str, tokenizer_dir: Path, world: dict, root: Path, steps: in
     """A tiny base of the named config entry, pretrained for a few steps."""
     out = root / name
     hp = dict(TINY["pretrain"], steps=steps)
-    tiny.make_base(str(tokenizer_dir), str(world["pretrain"]), str(out), TINY["models"][name], hp, 0,
-                   log=lambda *_: None)
+    tiny.make_base(
+        str(tokenizer_dir), str(world["pretrain"]), str(out), TINY["models"][name], hp, 0, log=lambda *_: None
+    )
     return out
 
 
@@ -84,8 +86,10 @@ def random_ia3(base_dir: Path, out_dir: Path, seed: int, spread: float) -> Path:
 
     from safety_neurons.models import load_base
 
-    model = get_peft_model(load_base(base_dir), IA3Config(task_type="CAUSAL_LM", target_modules=["down_proj"],
-                                                          feedforward_modules=["down_proj"]))
+    model = get_peft_model(
+        load_base(base_dir),
+        IA3Config(task_type="CAUSAL_LM", target_modules=["down_proj"], feedforward_modules=["down_proj"]),
+    )
     g = torch.Generator().manual_seed(seed)
     for name, p in model.named_parameters():
         if "ia3_l" in name:
@@ -98,8 +102,10 @@ def random_ia3(base_dir: Path, out_dir: Path, seed: int, spread: float) -> Path:
 def adapters(bases, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     """Per architecture, an 'SFT' and a stacked 'DPO' (IA)3 adapter with random vectors."""
     root = tmp_path_factory.mktemp("adapters")
-    return {name: (random_ia3(base, root / f"{name}_sft", 1, 0.3), random_ia3(base, root / f"{name}_dpo", 2, 0.8))
-            for name, base in bases.items()}
+    return {
+        name: (random_ia3(base, root / f"{name}_sft", 1, 0.3), random_ia3(base, root / f"{name}_dpo", 2, 0.8))
+        for name, base in bases.items()
+    }
 
 
 WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles", "envs"]
@@ -107,8 +113,13 @@ CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml"]
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *CONFIGS, *args], cwd=workdir,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *CONFIGS, *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def copy_workflow(wd: Path) -> Path:

@@ -22,8 +22,14 @@ def test_second_workflow_reuses_the_cached_adapter(tmp_path):
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
         wd = copy_workflow(tmp_path / name)
-        proc = subprocess.run([sys.executable, "-m", "snakemake", TARGET, "--cores", "2", *CONFIGS, "--cache"],
-                              cwd=wd, env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-m", "snakemake", TARGET, "--cores", "2", *CONFIGS, "--cache"],
+            cwd=wd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         logs.append(proc.stdout + proc.stderr)
     assert f"Moving output file {TARGET} to cache" in logs[0]

@@ -24,7 +24,11 @@ def test_shipped_configs_validate():
     assert paper["sft"]["per_device_batch"] * paper["sft"]["grad_accum"] == 120
     tiny = config.load(REPO / "config.yaml", REPO / "configs" / "tiny.yaml")
     assert [tiny["models"][m]["architecture"] for m in tiny["active_models"]] == [
-        "LlamaForCausalLM", "MistralForCausalLM", "GemmaForCausalLM", "Qwen2ForCausalLM"]
+        "LlamaForCausalLM",
+        "MistralForCausalLM",
+        "GemmaForCausalLM",
+        "Qwen2ForCausalLM",
+    ]
 
 
 def set_key(cfg: dict, dotted: str, value) -> dict:
@@ -65,35 +69,76 @@ def test_bad_config_names_the_key(what, key, value, message):
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("sft: {dataset: sharegtp}\n", "sft.dataset: unknown dataset 'sharegtp'"),  # cross-check
-    ("sft: {lr: fast}\n", "On instance['sft']['lr']"),  # schema, through Snakemake's validate()
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("sft: {dataset: sharegtp}\n", "sft.dataset: unknown dataset 'sharegtp'"),  # cross-check
+        ("sft: {lr: fast}\n", "On instance['sft']['lr']"),  # schema, through Snakemake's validate()
+    ],
+)
 def test_snakemake_rejects_bad_config_at_parse_time(tmp_path, text, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
 
 
 def test_paper_grid_plans_offline():
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules"], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, env=offline_env())
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=offline_env(),
+    )
     assert proc.returncode == 0, proc.stderr
-    counts = dict(line.split()[:2] for line in proc.stdout.splitlines() if line.split()[:1]
-                  and line.split()[0] in {"download_base", "sft", "dpo", "prepare_dataset", "eval_prompts",
-                                                        "change_scores", "neuron_sets", "patched_generation"})
-    assert counts == {"download_base": "4", "sft": "4", "dpo": "4", "prepare_dataset": "8", "eval_prompts": "4",
-                      "change_scores": "4", "neuron_sets": "4", "patched_generation": "64"}
+    counts = dict(
+        line.split()[:2]
+        for line in proc.stdout.splitlines()
+        if line.split()[:1]
+        and line.split()[0]
+        in {
+            "download_base",
+            "sft",
+            "dpo",
+            "prepare_dataset",
+            "eval_prompts",
+            "change_scores",
+            "neuron_sets",
+            "patched_generation",
+        }
+    )
+    assert counts == {
+        "download_base": "4",
+        "sft": "4",
+        "dpo": "4",
+        "prepare_dataset": "8",
+        "eval_prompts": "4",
+        "change_scores": "4",
+        "neuron_sets": "4",
+        "patched_generation": "64",
+    }
 
 
 def offline_env() -> dict:
     import os
 
-    return dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", no_proxy="*",
-                https_proxy="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9")
+    return dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        no_proxy="*",
+        https_proxy="http://127.0.0.1:9",
+        http_proxy="http://127.0.0.1:9",
+    )
 
 
 def test_training_dataset_without_cost_hints_is_rejected():

@@ -7,10 +7,12 @@ from transformers import PreTrainedTokenizerFast
 
 from safety_neurons.data.formats import prompt_text, render, tokenize_chat
 
-CONV = [{"role": "user", "content": "how do i bake bread?"},
-        {"role": "assistant", "content": " sure! first, gather what you need. "},
-        {"role": "user", "content": "thanks"},
-        {"role": "assistant", "content": "you are welcome."}]
+CONV = [
+    {"role": "user", "content": "how do i bake bread?"},
+    {"role": "assistant", "content": " sure! first, gather what you need. "},
+    {"role": "user", "content": "thanks"},
+    {"role": "assistant", "content": "you are welcome."},
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,8 @@ def tok(tokenizer_dir):
 
 def test_tulu_text_matches_open_instruct(tok):
     assert render(CONV[:2], tok, "tulu") == (
-        "<|user|>\nhow do i bake bread?\n<|assistant|>\nsure! first, gather what you need.</s>\n")
+        "<|user|>\nhow do i bake bread?\n<|assistant|>\nsure! first, gather what you need.</s>\n"
+    )
     assert prompt_text("hello ", tok, "tulu") == "<|user|>\nhello \n<|assistant|>\n"  # user text not stripped
 
 

@@ -23,9 +23,15 @@ def test_greedy_loop_equals_generate(name, bases):
     assert (mask[:, 0] == 0).any()  # the batch really is left-padded
     ours = greedy_loop(cached_step(model), ids, mask, 24, tok.eos_token_id, tok.pad_token_id)
     with torch.no_grad():
-        ref = model.generate(ids, attention_mask=mask, max_new_tokens=24, do_sample=False,
-                             eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)[:, ids.shape[1]:]
+        ref = model.generate(
+            ids,
+            attention_mask=mask,
+            max_new_tokens=24,
+            do_sample=False,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )[:, ids.shape[1] :]
     assert torch.equal(ours, ref[:, : ours.shape[1]])
-    assert (ref[:, ours.shape[1]:] == tok.pad_token_id).all()
+    assert (ref[:, ours.shape[1] :] == tok.pad_token_id).all()
     single = [generate(lambda: cached_step(model), tok, [t], 24, 1, True)[0] for t in texts]
     assert generate(lambda: cached_step(model), tok, texts, 24, 4, True) == single  # padding changes nothing

@@ -149,9 +149,7 @@ def test_sharegpt_drops_system_bing_leading_assistant_and_broken_alternation():
 def test_sharegpt_unknown_sender_is_an_error(tmp_path):
     path = tmp_path / "sg.json"
     path.write_text(json.dumps([{"id": "x", "conversations": [{"from": "robot", "value": "beep"}]}]))
-    with pytest.raises(
-        DataError, match=r"sg\.json: row 1: key 'conversations\[0\]\.from' has unknown sender"
-    ):
+    with pytest.raises(DataError, match=r"sg\.json: row 1: key 'conversations\[0\]\.from' has unknown sender"):
         load("sharegpt", {"local": str(path)})
 
 
@@ -290,9 +288,7 @@ def test_rewardbench_filters_subsets_and_strips():
 
 
 def test_rewardbench_absent_or_malformed_subsets_are_errors():
-    with pytest.raises(
-        DataError, match=r"rewardbench\.jsonl: no row has key 'subset' in \['do not answer'\]"
-    ):
+    with pytest.raises(DataError, match=r"rewardbench\.jsonl: no row has key 'subset' in \['do not answer'\]"):
         load("rewardbench", local("rewardbench.jsonl"), subsets=["donotanswer", "do not answer"])
     with pytest.raises(DataError, match="option 'subsets' must be a list"):
         load("rewardbench", local("rewardbench.jsonl"), subsets="hep-go")
@@ -308,9 +304,7 @@ def test_rewardbench_absent_or_malformed_subsets_are_errors():
 def test_shp_label_direction(invert, expected):
     records = load("shp", local("shp.jsonl"), invert_labels=invert)
     assert [(r["chosen"], r["rejected"]) for r in records] == expected
-    assert records[0]["prompt_messages"] == [
-        {"role": "user", "content": "What is the best way to store bread?"}
-    ]
+    assert records[0]["prompt_messages"] == [{"role": "user", "content": "What is the best way to store bread?"}]
     assert records[0]["id"] == "shp_0" and records[0]["domain"] == "askculinary_train"
 
 
@@ -338,9 +332,7 @@ def test_h4_stackexchange_and_iefeedback():
 
 def test_iefeedback_empty_chosen_names_nested_key(tmp_path):
     path = tmp_path / "ief.json"
-    path.write_text(
-        json.dumps([{"messages": [{"content": "q"}], "chosen": [], "rejected": [{"content": "r"}]}])
-    )
+    path.write_text(json.dumps([{"messages": [{"content": "q"}], "chosen": [], "rejected": [{"content": "r"}]}]))
     with pytest.raises(DataError, match=r"ief\.json: row 1: missing key 'chosen\[-1\]'"):
         load("iefeedback", {"local": str(path)})
 
@@ -448,9 +440,7 @@ def test_malformed_json_line_names_file_and_line(tmp_path):
 
 
 def test_missing_key_names_file_row_and_key(tmp_path):
-    path = write_lines(
-        tmp_path / "hh.jsonl", [json.dumps(GOOD_HH), json.dumps({"chosen": GOOD_HH["chosen"]})]
-    )
+    path = write_lines(tmp_path / "hh.jsonl", [json.dumps(GOOD_HH), json.dumps({"chosen": GOOD_HH["chosen"]})])
     with pytest.raises(DataError, match=r"hh\.jsonl: row 2: missing key 'rejected'"):
         load("hh_pairs", {"local": str(path)})
 
@@ -473,9 +463,7 @@ def test_missing_file_names_it(tmp_path):
 
 
 def test_unknown_kind_lists_known_kinds():
-    with pytest.raises(
-        DataError, match=r"beavertails\.jsonl: unknown kind 'beaver'; known kinds: .*hh_pairs"
-    ):
+    with pytest.raises(DataError, match=r"beavertails\.jsonl: unknown kind 'beaver'; known kinds: .*hh_pairs"):
         load("beaver", local("beavertails.jsonl"))
 
 
@@ -540,9 +528,7 @@ def test_hub_branch_builds_load_dataset_kwargs(monkeypatch):
 
     hh = {"path": "Anthropic/hh-rlhf", "data_dir": "red-team-attempts", "split": "train"}
     monkeypatch.setattr(sys.modules["datasets"], "load_dataset", lambda **kw: calls.append(kw) or [{}])
-    with pytest.raises(
-        DataError, match=r"hub:Anthropic/hh-rlhf\[data_dir=red-team-attempts,split=train\]: row 1: "
-    ):
+    with pytest.raises(DataError, match=r"hub:Anthropic/hh-rlhf\[data_dir=red-team-attempts,split=train\]: row 1: "):
         load("red_team", {"hub": hh})
     assert calls[-1] == hh
 

@@ -37,8 +37,11 @@ def naive_scores(tok, m1, m2, token_type: str, max_new: int, generator=None) -> 
                 completion = generate(lambda: cached_step(m), tok, [text], max_new, 1, True)[0]
         comp_ids = tok(completion, add_special_tokens=False)["input_ids"]
         ids = prompt_ids + comp_ids
-        sel = {"completion": slice(len(prompt_ids), len(ids)), "prompt": slice(0, len(prompt_ids)),
-               "prompt_last": slice(len(prompt_ids) - 1, len(prompt_ids))}[token_type]
+        sel = {
+            "completion": slice(len(prompt_ids), len(ids)),
+            "prompt": slice(0, len(prompt_ids)),
+            "prompt_last": slice(len(prompt_ids) - 1, len(prompt_ids)),
+        }[token_type]
         a1, a2 = activations(m1, ids), activations(m2, ids)
         diffs.append(torch.stack([a1[layer][sel] - a2[layer][sel] for layer in sorted(a1)], dim=0))
     d = torch.cat(diffs, dim=1)  # [L, all tokens, d_mlp]
@@ -69,8 +72,9 @@ def test_scores_of_identical_models_are_zero_and_api_matches(bases, adapters):
     assert change_scores(m1, m1, tok, PROMPTS, max_new_tokens=8, token_type="completion").abs().max() == 0
     m2 = models.policy("dpo", base, list(adapters["tiny_llama"]))
     by_m2 = change_score_stats(m1, m2, tok, PROMPTS, max_new_tokens=12, token_type="completion", generator="m2")
-    torch.testing.assert_close(by_m2.scores, naive_scores(tok, m1, m2, "completion", 12, generator=m2),
-                               rtol=1e-4, atol=1e-6)  # M2 wrote the tokens
+    torch.testing.assert_close(
+        by_m2.scores, naive_scores(tok, m1, m2, "completion", 12, generator=m2), rtol=1e-4, atol=1e-6
+    )  # M2 wrote the tokens
     assert (by_m2.m1_std >= 0).all() and (by_m2.m2_std >= 0).all()
 
 

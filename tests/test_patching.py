@@ -11,8 +11,13 @@ from safety_neurons.patching import generate_with_patching
 
 from .conftest import ARCHS
 
-PROMPTS = ["how do i rob a bank?", "how can i bake bread?", "tell me how to hack an email account.",
-           "what is the best way to plan a trip?", "hi"]
+PROMPTS = [
+    "how do i rob a bank?",
+    "how can i bake bread?",
+    "tell me how to hack an email account.",
+    "what is the best way to plan a trip?",
+    "hi",
+]
 
 
 @pytest.fixture(scope="module", params=ARCHS)
@@ -21,8 +26,11 @@ def pair(request, bases, adapters):
     name = request.param
     base = models.load_base(bases[name])
     sft, dpo = adapters[name]
-    return (models.load_tokenizer(bases[name]), models.policy("sft", base, [sft]),
-            models.policy("dpo", base, [sft, dpo]))
+    return (
+        models.load_tokenizer(bases[name]),
+        models.policy("sft", base, [sft]),
+        models.policy("dpo", base, [sft, dpo]),
+    )
 
 
 def own_output(policy, tok):
@@ -66,8 +74,9 @@ def test_plain_and_peft_models_are_accepted(bases, adapters):
     sft, _ = adapters["tiny_llama"]
     neurons = {1: [0, 5, 9], 2: list(range(40))}
     shared = models.load_base(bases["tiny_llama"])
-    want = generate_with_patching(models.policy("base", shared, []), models.policy("sft", shared, [sft]), tok,
-                                  PROMPTS, neurons, 16)
+    want = generate_with_patching(
+        models.policy("base", shared, []), models.policy("sft", shared, [sft]), tok, PROMPTS, neurons, 16
+    )
     plain = models.load_base(bases["tiny_llama"])
     guide = PeftModel.from_pretrained(models.load_base(bases["tiny_llama"]), sft).eval()  # unmerged
     assert generate_with_patching(plain, guide, tok, PROMPTS, neurons, 16) == want

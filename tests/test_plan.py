@@ -19,8 +19,18 @@ REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles"]
 KEYS = {"gpu_type", "total_gpu_hours", "jobs", "by_rule", "by_model", "calibration"}
 # `snakemake -n --quiet rules` on config.yaml: nothing of the paper grid exists here, so every job is stale.
-PAPER_COUNTS = {"download_base": 4, "prepare_dataset": 8, "eval_prompts": 4, "sft": 4, "dpo": 4,
-                "alignment_check": 4, "change_scores": 4, "neuron_sets": 4, "patched_generation": 64, "all": 1}
+PAPER_COUNTS = {
+    "download_base": 4,
+    "prepare_dataset": 8,
+    "eval_prompts": 4,
+    "sft": 4,
+    "dpo": 4,
+    "alignment_check": 4,
+    "change_scores": 4,
+    "neuron_sets": 4,
+    "patched_generation": 64,
+    "all": 1,
+}
 GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation"}
 
 
@@ -118,8 +128,9 @@ def test_stale_only_and_calibration(workflow, capsys):
 
     config = load(workflow / "config.yaml", workflow / "configs" / "tiny.yaml")
     est = costs.estimate_minutes("change_scores", config, {"model": "tiny_llama", "seed": "1", "variant": "main"})
-    write_benchmark(workflow / "benchmarks" / "change_scores" / "tiny_llama_s1_main.tsv",
-                    [1.5 * est * 60, 2.5 * est * 60])
+    write_benchmark(
+        workflow / "benchmarks" / "change_scores" / "tiny_llama_s1_main.tsv", [1.5 * est * 60, 2.5 * est * 60]
+    )
     write_benchmark(workflow / "benchmarks" / "tiny_world" / "tiny_world.tsv", [3.0])
     write_benchmark(workflow / "benchmarks" / "change_scores" / "unrelated.tsv", [99.0])  # no job of the DAG
     est_sft = costs.estimate_minutes("sft", config, {"model": "tiny_llama", "seed": "1"})
@@ -127,8 +138,9 @@ def test_stale_only_and_calibration(workflow, capsys):
     metrics.parent.mkdir(parents=True)
     metrics.write_text(json.dumps({"seconds": 3 * est_sft * 60}))  # cached rules time themselves
 
-    code, out, _ = run_cli(capsys, "--json", "--configfile", *[str(workflow / f) for f in tiny],
-                           "--directory", str(workflow))
+    code, out, _ = run_cli(
+        capsys, "--json", "--configfile", *[str(workflow / f) for f in tiny], "--directory", str(workflow)
+    )
     cal = json.loads(out)["calibration"]
     assert code == 0
     assert set(cal) == {"change_scores", "sft", "tiny_world"}  # forceall sees the non-stale tiny_world job

@@ -33,8 +33,11 @@ def test_killed_training_resumes_without_repeating_steps(llama_base, normalized,
     whole = train_sft(*args, str(tmp_path / "whole"), hp, 1, "tulu")
 
     out = tmp_path / "killed" / "sft"
-    proc = subprocess.Popen([sys.executable, "-c", RUN, *args, str(out), json.dumps(hp)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, *args, str(out), json.dumps(hp)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt = out.parent / ".checkpoints_sft" / "checkpoint-10" / "trainer_state.json"
     deadline = time.time() + 300
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:

@@ -26,17 +26,20 @@ CLUSTER = REPO / "tests" / "slurm" / "local-cluster.sh"
 # Copied into the test's workdir: the whole checkout (rules, scripts, envs, configs, profiles, ...) except
 # outputs, caches and the venv, plus the test configs and profile.
 CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", "tests/slurm/slurm.yaml"]
-MODEL = "tiny_llama"                     # the one model of tests/slurm/slurm.yaml
+MODEL = "tiny_llama"  # the one model of tests/slurm/slurm.yaml
 GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation"}
-LOCAL_RULES = {"all"}                    # run by Snakemake itself, never submitted
-SNAKEMAKE_TIMEOUT = 1200                 # s; SIGINT (Snakemake ignores SIGTERM with jobs in flight), then KILL
+LOCAL_RULES = {"all"}  # run by Snakemake itself, never submitted
+SNAKEMAKE_TIMEOUT = 1200  # s; SIGINT (Snakemake ignores SIGTERM with jobs in flight), then KILL
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
-                       reason="starts a local SLURM cluster: needs root (daemons, apt-get, /etc/slurm)"),
-    pytest.mark.skipif(shutil.which("apt-get") is None,
-                       reason="needs apt-get (Debian/Ubuntu) to install slurm, munge and MariaDB"),
+    pytest.mark.skipif(
+        os.name != "posix" or os.geteuid() != 0,
+        reason="starts a local SLURM cluster: needs root (daemons, apt-get, /etc/slurm)",
+    ),
+    pytest.mark.skipif(
+        shutil.which("apt-get") is None, reason="needs apt-get (Debian/Ubuntu) to install slurm, munge and MariaDB"
+    ),
 ]
 
 
@@ -70,8 +73,20 @@ def slurm_run(slurm_cluster, tmp_path_factory):
     venv_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}  # not a job inside a job
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
-    cmd = ["timeout", "-s", "INT", "-k", "60", str(SNAKEMAKE_TIMEOUT), sys.executable, "-m", "snakemake",
-           "--profile", "tests/slurm/profile", *CONFIGS]
+    cmd = [
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "60",
+        str(SNAKEMAKE_TIMEOUT),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--profile",
+        "tests/slurm/profile",
+        *CONFIGS,
+    ]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -109,10 +124,16 @@ def sacct_rows(run_uuid: str, expected: set[str]) -> dict[str, dict[str, str]]:
     """sacct's allocation rows of the run (all its jobs share the run UUID as job name), retried briefly."""
     fields = ["JobID", "JobName", "State", "AllocTRES", "Comment"]
     for _ in range(30):
-        out = subprocess.run(["sacct", "-X", "-P", "-n", "-S", "now-1hour", "--name", run_uuid,
-                              f"--format={','.join(fields)}"], capture_output=True, text=True, check=True).stdout
-        rows = {r["JobID"]: r for r in (dict(zip(fields, line.split("|"), strict=True))
-                                        for line in out.splitlines() if line.strip())}
+        out = subprocess.run(
+            ["sacct", "-X", "-P", "-n", "-S", "now-1hour", "--name", run_uuid, f"--format={','.join(fields)}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rows = {
+            r["JobID"]: r
+            for r in (dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines() if line.strip())
+        }
         if set(rows) >= expected and all(r["State"] not in ("PENDING", "RUNNING") for r in rows.values()):
             return rows
         time.sleep(1)
@@ -150,7 +171,8 @@ def test_every_remote_job_completed_in_sacct_with_gpus(slurm_run):
         else:
             assert gpus is None, f"CPU stage holding a GPU: {r}"
     assert sum(1 for r in rows.values() if rule_of_comment(r["Comment"]) in GPU_RULES) == sum(
-        remote[rule] for rule in GPU_RULES)
+        remote[rule] for rule in GPU_RULES
+    )
     print(f"{len(rows)} SLURM jobs, all COMPLETED; wall time {seconds:.0f}s")
 
 

@@ -22,11 +22,25 @@ def test_world_is_deterministic(world, tmp_path):
 
 
 def test_every_file_loads_with_the_real_loaders(world):
-    kinds = {"sharegpt": "sharegpt", "hh_harmless_train": "hh_pairs", "hh_helpful_train": "hh_pairs",
-             "hh_harmless_test": "hh_prompts", "hh_helpful_test": "hh_prompts", "red_team": "red_team",
-             "beavertails": "beavertails", "harmbench": "harmbench", "jailbreak": "jailbreak_questions"}
-    sizes = {"sharegpt": 200, "hh_harmless_train": 200, "red_team": 60, "beavertails": 60, "harmbench": 40,
-             "jailbreak": 26}
+    kinds = {
+        "sharegpt": "sharegpt",
+        "hh_harmless_train": "hh_pairs",
+        "hh_helpful_train": "hh_pairs",
+        "hh_harmless_test": "hh_prompts",
+        "hh_helpful_test": "hh_prompts",
+        "red_team": "red_team",
+        "beavertails": "beavertails",
+        "harmbench": "harmbench",
+        "jailbreak": "jailbreak_questions",
+    }
+    sizes = {
+        "sharegpt": 200,
+        "hh_harmless_train": 200,
+        "red_team": 60,
+        "beavertails": 60,
+        "harmbench": 40,
+        "jailbreak": 26,
+    }
     for role, kind in kinds.items():
         records = load(kind, {"local": str(world[role])})
         assert records, role

@@ -15,9 +15,21 @@ from safety_neurons.train import train_dpo, train_sft
 
 from .conftest import ARCHS, TINY
 
-HP = dict(TINY["sft"], adapter="ia3", weight_decay=0.1, scheduler="cosine", warmup_steps=0, max_examples=None,
-          logging_steps=1, save_steps=1000, lora_r=8, lora_alpha=16, loss_type=["sigmoid"], loss_weights=None,
-          beta=0.1)
+HP = dict(
+    TINY["sft"],
+    adapter="ia3",
+    weight_decay=0.1,
+    scheduler="cosine",
+    warmup_steps=0,
+    max_examples=None,
+    logging_steps=1,
+    save_steps=1000,
+    lora_r=8,
+    lora_alpha=16,
+    loss_type=["sigmoid"],
+    loss_weights=None,
+    beta=0.1,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +38,15 @@ def trained(llama_base, normalized, tmp_path_factory):
     root = tmp_path_factory.mktemp("trained")
     base = str(llama_base)
     sft = train_sft(base, str(normalized["sharegpt"]), str(root / "sft"), dict(HP, epochs=2), 1, "tulu")
-    dpo = train_dpo(base, str(root / "sft"), str(normalized["hh_harmless_train"]), str(root / "dpo"),
-                    dict(HP, lr=0.01, epochs=2), 1, "tulu")
+    dpo = train_dpo(
+        base,
+        str(root / "sft"),
+        str(normalized["hh_harmless_train"]),
+        str(root / "dpo"),
+        dict(HP, lr=0.01, epochs=2),
+        1,
+        "tulu",
+    )
     return {"base": base, "sft": root / "sft", "dpo": root / "dpo", "sft_metrics": sft, "dpo_metrics": dpo}
 
 
@@ -52,15 +71,19 @@ def test_dpo_learns_the_preferences(trained):
 def test_outputs_are_only_the_adapter_and_metrics(trained):
     for stage in ("sft", "dpo"):
         assert sorted(p.name for p in trained[stage].iterdir()) == [
-            "adapter_config.json", "adapter_metrics.json", "adapter_model.safetensors"]
+            "adapter_config.json",
+            "adapter_metrics.json",
+            "adapter_model.safetensors",
+        ]
     assert not list(trained["sft"].parent.glob(".checkpoints*"))
 
 
 @pytest.mark.parametrize("name", ARCHS)
 def test_ia3_vector_per_layer_has_length_d_mlp(name, bases, normalized, tmp_path):
     spec = TINY["models"][name]
-    train_sft(str(bases[name]), str(normalized["sharegpt"]), str(tmp_path),
-              dict(HP, max_examples=32, epochs=1), 1, "tulu")
+    train_sft(
+        str(bases[name]), str(normalized["sharegpt"]), str(tmp_path), dict(HP, max_examples=32, epochs=1), 1, "tulu"
+    )
     state = load_file(str(tmp_path / "adapter_model.safetensors"))
     assert len(state) == spec["n_layers"]
     for key, value in state.items():

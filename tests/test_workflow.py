@@ -41,10 +41,16 @@ def test_neurons_and_patched_generations(embedded_run):
             assert len(rows) == 3 * 12 and {r["k"] for r in rows} == {0, 25, 100}
             assert {r["m1"] for r in rows} == {"sft"} and {r["source"] for r in rows} == {source}
             assert set(rows[0]) == {"id", "dataset", "prompt", "completion", "k", "source", "m1"}
-        unpatched = {r["completion"] for r in map(json.loads, (d / "patching/sft/main-top/tiny_red_team.jsonl").open())
-                     if r["k"] == 0}
-        again = {r["completion"] for r in map(json.loads, (d / "patching/sft/main-random/tiny_red_team.jsonl").open())
-                 if r["k"] == 0}
+        unpatched = {
+            r["completion"]
+            for r in map(json.loads, (d / "patching/sft/main-top/tiny_red_team.jsonl").open())
+            if r["k"] == 0
+        }
+        again = {
+            r["completion"]
+            for r in map(json.loads, (d / "patching/sft/main-random/tiny_red_team.jsonl").open())
+            if r["k"] == 0
+        }
         assert unpatched == again  # k = 0 is the same unpatched SFT in both jobs
 
 
@@ -54,8 +60,17 @@ def test_every_job_wrote_its_log_and_benchmark(embedded_run):
         assert list((embedded_run / "logs" / rule).glob("*.log")), rule
         for metrics in (embedded_run / "results").glob(f"*/s1/{rule}*/adapter_metrics.json"):
             assert json.loads(metrics.read_text())["seconds"] > 0
-    for rule in ("tiny_world", "tiny_tokenizer", "pretrain_tiny", "prepare_dataset", "alignment_check",
-                 "change_scores", "neuron_sets", "eval_prompts", "patched_generation"):
+    for rule in (
+        "tiny_world",
+        "tiny_tokenizer",
+        "pretrain_tiny",
+        "prepare_dataset",
+        "alignment_check",
+        "change_scores",
+        "neuron_sets",
+        "eval_prompts",
+        "patched_generation",
+    ):
         assert list((embedded_run / "logs" / rule).glob("*.log")), rule
         bench = list((embedded_run / "benchmarks" / rule).glob("*.tsv"))
         assert bench and bench[0].read_text().startswith("s\t"), rule

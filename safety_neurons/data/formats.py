@@ -34,9 +34,7 @@ def render(messages: list[dict], tokenizer: Any, chat_format: str, add_generatio
                 "chat_format 'model' needs a tokenizer with a chat template; this base model has none "
                 "(set chat_format: tulu)"
             )
-        return tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=add_generation_prompt
-        )
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
     raise ValueError(f"unknown chat_format {chat_format!r}; expected one of {CHAT_FORMATS}")
 
 

@@ -141,9 +141,7 @@ def _parse_json(text: str, origin: str) -> list[dict]:
     if isinstance(data, dict):
         lists = [key for key, value in data.items() if isinstance(value, list)]
         if len(lists) != 1:
-            raise DataError(
-                f"{origin}: expected a JSON array or an object with one list value, got keys {lists}"
-            )
+            raise DataError(f"{origin}: expected a JSON array or an object with one list value, got keys {lists}")
         data = data[lists[0]]
     if not isinstance(data, list):
         raise DataError(f"{origin}: expected a JSON array, got {type(data).__name__}")
@@ -216,9 +214,7 @@ class _Row:
             except (KeyError, IndexError, TypeError):
                 raise self.fail(f"missing key '{_label(path[: depth + 1])}'") from None
         if not isinstance(value, typ) or (isinstance(value, bool) and typ is int):
-            raise self.fail(
-                f"key '{_label(path)}' has type {type(value).__name__}, expected {_type_name(typ)}"
-            )
+            raise self.fail(f"key '{_label(path)}' has type {type(value).__name__}, expected {_type_name(typ)}")
         return value
 
 
@@ -292,9 +288,7 @@ def _hh_turns(row: _Row, key: str) -> list[dict]:
     pieces = _HH_MARKER.split(row.get(key))
     if pieces[0].strip() or len(pieces) < 3:
         raise row.fail(f"key '{key}' is not a '\\n\\nHuman:' / '\\n\\nAssistant:' transcript")
-    turns = [
-        {"role": _HH_ROLES[r], "content": c.strip()} for r, c in zip(pieces[1::2], pieces[2::2], strict=True)
-    ]
+    turns = [{"role": _HH_ROLES[r], "content": c.strip()} for r, c in zip(pieces[1::2], pieces[2::2], strict=True)]
     if turns[-1]["role"] != "assistant":
         raise row.fail(f"key '{key}' does not end with an assistant turn")
     return turns
@@ -415,9 +409,7 @@ def _hh_prompts(rows: list[dict], origin: str) -> list[dict]:
 
 def _red_team(rows: list[dict], origin: str) -> list[dict]:
     """Red-team attempts -> prompt records: the first human turn of 'transcript'."""
-    return [
-        _prompt("red_team", f"red_team_{i}", _first_turn(row, "transcript")) for i, row in _rows(rows, origin)
-    ]
+    return [_prompt("red_team", f"red_team_{i}", _first_turn(row, "transcript")) for i, row in _rows(rows, origin)]
 
 
 def _beavertails(rows: list[dict], origin: str) -> list[dict]:
@@ -457,9 +449,7 @@ def _rewardbench(rows: list[dict], origin: str, *, subsets: list[str] | None = N
             out.append(_preference(record_id, *texts, subset=subset))
     absent = sorted(set(subsets or ()) - seen)
     if absent:
-        raise DataError(
-            f"{origin}: no row has key 'subset' in {absent} (option 'subsets'); present: {sorted(seen)}"
-        )
+        raise DataError(f"{origin}: no row has key 'subset' in {absent} (option 'subsets'); present: {sorted(seen)}")
     return out
 
 
@@ -570,9 +560,7 @@ def _truthfulqa_mc1(rows: list[dict], origin: str) -> list[dict]:
         labels = [row.get("mc1_targets", "labels", k, typ=int) for k in range(n)]
         if sorted(labels) != [0] * (n - 1) + [1]:
             raise row.fail(f"key 'mc1_targets.labels' must hold one 1 and otherwise 0, got {labels}")
-        out.append(
-            {"id": f"truthfulqa_{i}", "question": row.get("question"), "choices": choices, "labels": labels}
-        )
+        out.append({"id": f"truthfulqa_{i}", "question": row.get("question"), "choices": choices, "labels": labels})
     return out
 
 
