@@ -5,7 +5,9 @@ rule alignment_check:
     input:
         base="resources/base/{model}",
         sft=rules.sft.output[0],
-        dpo="results/{model}/s{seed}/dpo_hh_harmless/adapter_model.safetensors",
+        dpo=lambda wc: dpo_adapter(
+            wc.model, wc.seed, config["alignment_check"]["preference"]
+        ),
         harmful=dataset_file(config["alignment_check"]["harmful"]),
         harmless=dataset_file(config["alignment_check"]["harmless"]),
     output:

@@ -115,3 +115,16 @@ def code(script):
 def trained(files):
     """Trained adapters: write-protected when `protect_checkpoints` is set, so a retrain fails loudly."""
     return protected(files) if config["protect_checkpoints"] else files
+
+
+RUN_ONLY = (
+    "logging_steps",
+    "save_steps",
+)  # how a stage runs, not what it makes: kept out of params
+
+
+def result_params(section):
+    """A training section without its run-only settings, so changing those reruns nothing."""
+    return {
+        k: v for k, v in section.items() if k not in RUN_ONLY and k != "preferences"
+    }

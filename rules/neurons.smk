@@ -27,14 +27,14 @@ rule change_scores:
     params:
         code=code("change_scores"),
         p=lambda wc: VARIANTS[wc.variant]
-        | {
-            k: config["neurons"][k]
-            for k in ("max_new_tokens", "batch_size", "score_threshold")
-        }
+        | {k: config["neurons"][k] for k in ("max_new_tokens", "batch_size")}
         | {
             "chat_format": config["chat_format"],
             "exclude_layers": model_spec(wc)["exclude_layers"],
             "dtype": model_spec(wc)["dtype"],
+            "model": wc.model,
+            "n_layers": model_spec(wc)["n_layers"],
+            "d_mlp": model_spec(wc)["d_mlp"],
         },
     script:
         "../scripts/change_scores.py"

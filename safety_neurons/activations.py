@@ -57,7 +57,7 @@ class NeuronHooks:
                 return None
             x = args[0]
             if self.scales is not None:
-                x = x * self.scales[layer].to(x.dtype)
+                x = (x.float() * self.scales[layer]).to(x.dtype)  # in fp32, as peft applies (IA)3
             if self.on_activation is not None:
                 replaced = self.on_activation(layer, x)
                 if replaced is not None:

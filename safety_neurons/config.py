@@ -115,6 +115,8 @@ def _check_stages(config: dict) -> None:
         _check_ref(datasets, f"dpo.preferences.{k}", v, PREFERENCE_KINDS, "preference")
     for k in ("harmful", "harmless"):
         _check_ref(datasets, f"alignment_check.{k}", config["alignment_check"][k], PROMPT_KINDS, "prompt")
+    pref = config["alignment_check"]["preference"]
+    _need(pref in prefs, "alignment_check.preference", f"unknown DPO {pref!r} (dpo.preferences)")
     variants = config["neurons"]["variants"]
     for name, v in variants.items():
         key = f"neurons.variants.{name}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
 
 import torch
 
@@ -11,7 +10,8 @@ Neurons = dict[int, list[int]]
 
 
 def from_ranks(ranking: torch.Tensor, start: int, stop: int) -> Neurons:
-    """The neurons at ranks [start, stop) of a ranking [N, 2], grouped by layer (ids sorted)."""
+    """The neurons at ranks [start, stop) of a ranking [N, 2], grouped by layer (ids sorted; layers in the
+    order they first appear in the ranking, like the authors' ``Counter``)."""
     if not 0 <= start <= stop:
         raise ValueError(f"bad rank range [{start}, {stop})")
     if stop > len(ranking):
@@ -19,7 +19,7 @@ def from_ranks(ranking: torch.Tensor, start: int, stop: int) -> Neurons:
     out: dict[int, list[int]] = {}
     for layer, neuron in ranking[start:stop].tolist():
         out.setdefault(layer, []).append(neuron)
-    return {layer: sorted(ids) for layer, ids in sorted(out.items())}
+    return {layer: sorted(ids) for layer, ids in out.items()}  # layers in order of first appearance
 
 
 def top_k(ranking: torch.Tensor, k: int) -> Neurons:
@@ -41,7 +41,7 @@ def random_like(neurons: Neurons, d_mlp: int, seed: int, disjoint: bool = False)
     """Random neurons with the same per-layer counts (the paper's baseline), seeded; optionally disjoint."""
     rng = random.Random(seed)
     out = {}
-    for layer, n in sorted(Counter(layer_counts(neurons)).items()):
+    for layer, n in layer_counts(neurons).items():  # the authors' order: first appearance in the ranking
         pool = sorted(set(range(d_mlp)) - set(neurons[layer])) if disjoint else range(d_mlp)
         if n > len(pool):
             raise ValueError(f"layer {layer}: cannot draw {n} disjoint neurons from {len(pool)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 
 from .activations import Recorder, hooked, mlp_width
 from .data.formats import adds_special_tokens, prompt_text
-from .generation import cached_step, decode_new, encode_batch, greedy_loop
+from .generation import cached_step, decode_new, encode_batch, greedy_loop, start_positions
 from .models import Policy, as_policy
 from .outputs import atomic_path
 
@@ -146,14 +147,14 @@ def _contrast(p1: Policy, p2: Policy, ids, attn, select, moments: _Moments) -> N
     first = Recorder(lambda x: x[select].float())
     with hooked(p1.model) as hooks:
         hooks.set(p1.scales, first)
-        p1.model(input_ids=ids, attention_mask=attn, logits_to_keep=1)
+        p1.model(input_ids=ids, attention_mask=attn, position_ids=start_positions(attn), logits_to_keep=1)
 
     def contrast(layer: int, x: torch.Tensor) -> None:
         moments.add(layer, first.acts.pop(layer), x[select].float())
 
     with hooked(p2.model) as hooks:
         hooks.set(p2.scales, contrast)
-        p2.model(input_ids=ids, attention_mask=attn, logits_to_keep=1)
+        p2.model(input_ids=ids, attention_mask=attn, position_ids=start_positions(attn), logits_to_keep=1)
 
 
 def change_scores(
@@ -167,11 +168,12 @@ def change_scores(
 
 def rank(scores: torch.Tensor, exclude_layers: list[int] | tuple[int, ...] = ()) -> torch.Tensor:
     """(layer, neuron) pairs [N, 2] by descending score, excluded layers left out; ties by position."""
-    s = scores.double().clone()
-    s[list(exclude_layers)] = float("nan")
-    flat = s.flatten()
-    keep = torch.nonzero(~flat.isnan()).flatten()
-    order = keep[torch.argsort(flat[keep], descending=True, stable=True)]
+    if not torch.isfinite(scores).all():
+        raise ValueError("change scores contain NaN or inf; refusing to rank them")
+    keep = torch.ones_like(scores, dtype=torch.bool)
+    keep[list(exclude_layers)] = False
+    flat, kept = scores.double().flatten(), torch.nonzero(keep.flatten()).flatten()
+    order = kept[torch.argsort(flat[kept], descending=True, stable=True)]
     d_mlp = scores.shape[1]
     return torch.stack([order // d_mlp, order % d_mlp], dim=1)
 
@@ -193,21 +195,21 @@ def skewness(x: torch.Tensor) -> float:
 
 SUMMARY_KS = (20000,)  # the paper's k, reported beside the fractions when a model has that many neurons
 SUMMARY_FRACTIONS = (0.01, 0.05, 0.1)
+SUMMARY_THRESHOLDS = (0.035, 0.1)  # the paper's common threshold and its "S > 0.1" count (E11)
 
 
-def summary(stats: ChangeScores, ranking: torch.Tensor, threshold: float) -> dict:
+def summary(stats: ChangeScores, ranking: torch.Tensor) -> dict:
     """Per-layer counts of the top 1/5/10% (and top-20,000) neurons, score distribution facts, token counts."""
-    from .neuron_sets import layer_counts, top_k
-
     ks = sorted({max(1, round(f * len(ranking))) for f in SUMMARY_FRACTIONS} | set(SUMMARY_KS))
+    layers = {str(k): dict(sorted(Counter(ranking[:k, 0].tolist()).items())) for k in ks if k <= len(ranking)}
     return {
         "n_prompts": stats.n_prompts,
         "n_tokens": stats.n_tokens,
         "n_ranked": len(ranking),
         "max_score": float(stats.scores.max()),
         "skewness": skewness(stats.scores),
-        f"n_above_{threshold}": int((stats.scores > threshold).sum()),
-        "top_k_layers": {str(k): layer_counts(top_k(ranking, k)) for k in ks if 0 < k <= len(ranking)},
+        **{f"n_above_{t}": int((stats.scores > t).sum()) for t in SUMMARY_THRESHOLDS},
+        "top_k_layers": layers,
     }
 
 
@@ -255,6 +257,11 @@ def run_stage(
     device, dtype = placement(p["dtype"])
     tok = load_tokenizer(base_dir)
     base = load_base(base_dir, dtype, device)
+    if mlp_width(base) != (p["n_layers"], p["d_mlp"]):
+        raise ValueError(
+            f"config key models.{p['model']}: n_layers/d_mlp {p['n_layers']}/{p['d_mlp']} do not match "
+            f"{base_dir} ({'/'.join(map(str, mlp_width(base)))})"
+        )
     prompts = select_prompts(read_jsonl(prompts_path), p["n_prompts"], p["selection"], p["selection_seed"])
     stats = change_score_stats(
         policy("m1", base, m1_adapters),
@@ -268,7 +275,7 @@ def run_stage(
         chat_format=p["chat_format"],
     )
     ranking = rank(stats.scores, p["exclude_layers"])
-    info = summary(stats, ranking, p["score_threshold"])
+    info = summary(stats, ranking)
     save(stats, ranking, out_scores, {"variant": p, "n_tokens": stats.n_tokens})
     write_json(info | {"variant": p}, out_summary)
     return info

@@ -10,7 +10,7 @@ from datasets import Dataset
 
 from .data.formats import render, tokenize_chat
 from .data.loaders import read_jsonl, split_chat
-from .models import load_base, load_tokenizer, placement
+from .loading import load_base, load_tokenizer, placement
 from .outputs import staged_dir, write_json
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")

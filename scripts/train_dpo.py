@@ -14,7 +14,7 @@ with to_file(snakemake.log[0]):
         str(Path(snakemake.input.sft).parent),
         snakemake.input.data,
         str(Path(snakemake.output[0]).parent),
-        snakemake.params.hp,
+        snakemake.params.hp | {k: snakemake.config["dpo"][k] for k in ("logging_steps", "save_steps")},
         int(snakemake.wildcards.seed),
         snakemake.params.chat_format,
     )

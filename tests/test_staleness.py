@@ -59,3 +59,9 @@ def test_code_change_reruns_the_stages_that_import_it(embedded_run):
     finally:
         module.write_text(original)
     assert planned(embedded_run) == {}
+
+
+@pytest.mark.slow
+def test_run_only_settings_rerun_nothing(embedded_run):
+    extra = with_config(embedded_run, "steps.yaml", "sft: {save_steps: 7, logging_steps: 3}\ndpo: {save_steps: 9}\n")
+    assert planned(embedded_run, *extra) == {}
