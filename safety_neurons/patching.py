@@ -16,10 +16,9 @@ from transformers import DynamicCache
 
 from .activations import NeuronHooks, hooked
 from .data.formats import adds_special_tokens, prompt_text
-from .generation import Step, cached_step, decode_new, encode_batch, greedy_loop
+from .generation import Step, cached_step, generate
 from .models import Policy, as_policy
-
-Neurons = dict[int, list[int]]
+from .neuron_sets import Neurons
 
 
 def index_tensors(neurons: Neurons, device) -> dict[int, torch.Tensor]:
@@ -87,20 +86,16 @@ def patched_generate(
     """Greedy completions of formatted prompt texts with M2's activations patched into M1 at ``neurons``."""
     device = next(m1.model.parameters()).device
     idx = index_tensors(neurons, device)
-    out: list[str] = []
     with hook_pair(m1, m2) as (h1, h2):
-        for i in range(0, len(texts), batch_size):
-            ids, mask = encode_batch(tokenizer, texts[i : i + batch_size], add_special_tokens, device)
-            new = greedy_loop(
-                patched_step(m1, m2, h1, h2, idx),
-                ids,
-                mask,
-                max_new_tokens,
-                tokenizer.eos_token_id,
-                tokenizer.pad_token_id,
-            )
-            out += decode_new(tokenizer, new)
-    return out
+        return generate(
+            lambda: patched_step(m1, m2, h1, h2, idx),
+            tokenizer,
+            texts,
+            max_new_tokens,
+            batch_size,
+            add_special_tokens,
+            device,
+        )
 
 
 def generate_with_patching(
