@@ -1,4 +1,4 @@
-# Two commands: `make demo` (embedded tiny grid end to end) and `make test` (the suite).
+# Two commands: `make demo` (embedded tiny grid end to end, tables, figures, report) and `make test` (the suite).
 # Both create .venv in the repo root if missing and install the pinned stack into it, idempotently.
 SHELL := /bin/bash
 VENV := .venv
@@ -19,6 +19,8 @@ install: $(STAMP)
 
 demo: install
 	snakemake --cores $(CORES) --configfile configs/tiny.yaml --profile profiles/local
+	snakemake --configfile configs/tiny.yaml --report results/report.html
+	@echo "tables: results/tables/table{1,8}.md  figures: results/figures/  report: results/report.html"
 
 test: install
 	ruff check .

@@ -1,4 +1,4 @@
-# safety-neurons: Base -> SFT -> DPO -> safety neurons -> patching -> evaluation.
+# safety-neurons: Base -> SFT -> DPO -> safety neurons -> patching -> judges, benchmarks, tables, figures.
 # Paper grid: config.yaml. Embedded tiny default: `--configfile configs/tiny.yaml` (make demo).
 
 
@@ -10,6 +10,9 @@ min_version("9.19")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/base.smk"
@@ -17,6 +20,9 @@ include: "rules/train.smk"
 include: "rules/alignment.smk"
 include: "rules/neurons.smk"
 include: "rules/patching.smk"
+include: "rules/judges.smk"
+include: "rules/general.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -34,4 +40,11 @@ rule all:
             m1=PATCHING["m1"],
             source=PATCHING["sources"],
             dataset=PATCHING["datasets"],
+        ),
+        rules.tables.output,
+        rules.figure_causal_effect.output,
+        rules.figure_neurons.output,
+        expand(
+            "results/judges/{judge}.json",
+            judge=set(SCORE_JUDGES) & set(CLASSIFIER_JUDGES),
         ),

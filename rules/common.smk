@@ -1,4 +1,5 @@
 # Config validation (parse time, before any job), wildcard constraints and helpers shared by all rules.
+import itertools
 import sys
 
 sys.path.insert(0, workflow.basedir)
@@ -10,6 +11,7 @@ from safety_neurons import costs
 from safety_neurons.config import ConfigError, check_references
 from safety_neurons.provenance import code_version
 from safety_neurons.data.synthetic import WORLD_FILES
+from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES
 
 validate(config, schema="../safety_neurons/schemas/config.schema.yaml")
 try:
@@ -128,3 +130,167 @@ def result_params(section):
     return {
         k: v for k, v in section.items() if k not in RUN_ONLY and k != "preferences"
     }
+
+
+# Evaluation: judges, the guide's preference, general benchmarks, and the manifests of the tables/figures.
+JUDGES = config["judges"]
+BEAVER_JUDGES = [j for j, s in JUDGES.items() if s["kind"] == "beaver"]
+CLASSIFIER_JUDGES = [j for j, s in JUDGES.items() if s["kind"] == "classifier"]
+EVAL = config["evaluation"]
+SCORE_JUDGES = [EVAL["cost_judge"], *EVAL["extra_judges"]]
+GENERAL = EVAL["general"]
+BENCHMARKS = GENERAL["benchmarks"]
+EVAL_PREF = VARIANTS[variant_of(PATCHING["sources"][0])][
+    "preference"
+]  # one guide DPO (config.py checks)
+GUIDE = f"dpo_{EVAL_PREF}"
+
+
+wildcard_constraints:
+    judge=alternatives(JUDGES),
+    stage=alternatives(["base", "sft", *(f"dpo_{p}" for p in PREFERENCES)]),
+    run=r"patching/(base|sft)/[A-Za-z0-9_]+-(top|random)|generations/(base|sft|dpo_[A-Za-z0-9_]+)",
+    policy="base|sft|dpo",
+    gsource=alternatives(["none", *GENERAL["sources"]]),
+    benchmark=alternatives(BENCHMARKS),
+
+
+def stage_pref(stage):
+    """('dpo', pref) for a 'dpo_{pref}' generation stage, (stage, None) for base and sft."""
+    return ("dpo", stage[4:]) if stage.startswith("dpo_") else (stage, None)
+
+
+def judge_files(wc):
+    """What a judge needs on disk: a beaver snapshot, a trained classifier, or nothing (refusal)."""
+    kind = JUDGES[wc.judge]["kind"]
+    if kind == "beaver":
+        return [f"resources/judges/beaver/{wc.judge}"]
+    if kind == "classifier":
+        return [f"resources/judges/classifier/{wc.judge}.joblib"]
+    return []
+
+
+def guide_adapters(wc):
+    """The guide (DPO) of a patched general-ability row; none for unpatched rows."""
+    if wc.gsource == "none":
+        return []
+    return stage_adapters(
+        wc.model, wc.seed, "dpo", VARIANTS[variant_of(wc.gsource)]["preference"]
+    )
+
+
+def general_sets(wc):
+    if wc.gsource == "none":
+        return []
+    return [f"results/{wc.model}/s{wc.seed}/neurons/{variant_of(wc.gsource)}/sets.json"]
+
+
+def benchmark_shots(wc):
+    shots = BENCHMARKS[wc.benchmark].get("shots")
+    return [dataset_file(shots)] if shots else []
+
+
+def benchmark_options(wc):
+    """A benchmark's options, with the model's perplexity BOS rule (shots are read by the script)."""
+    opts = dict(BENCHMARKS[wc.benchmark]["options"])
+    if wc.benchmark == "ppl":
+        opts["force_bos"] = model_spec(wc)["bos_each_window"]
+    return opts
+
+
+def eval_rows():
+    """Table rows: unpatched Base, SFT and the guide, then M1 patched at each source (row ids: tables.py)."""
+    return [(m1, None) for m1 in PATCHING["m1"]] + [
+        (m1, s) for m1 in PATCHING["m1"] for s in PATCHING["sources"]
+    ]
+
+
+def safety_manifest():
+    """Every judged safety file of the tables (main seed): unpatched M1 = k 0 of its first patching file."""
+    out, seed, k = [], SEEDS[0], EVAL["table_k"]
+    for model, judge, dataset in itertools.product(
+        MODELS, SCORE_JUDGES, PATCHING["datasets"]
+    ):
+        base = dict(model=model, seed=seed, judge=judge, dataset=dataset)
+        scores = f"results/{model}/s{seed}/scores/{judge}"
+        for m1, source in eval_rows():
+            run = f"patching/{m1}/{source or PATCHING['sources'][0]}"
+            row = m1 if source is None else f"{m1}+{source}"
+            out.append(
+                base
+                | dict(
+                    row=row,
+                    k=k if source else 0,
+                    path=f"{scores}/{run}/{dataset}.jsonl",
+                )
+            )
+        out.append(
+            base
+            | dict(row="dpo", k=0, path=f"{scores}/generations/{GUIDE}/{dataset}.jsonl")
+        )
+    return out
+
+
+def general_manifest():
+    """Every general-ability result of Table 8 (main seed)."""
+    rows = [(m1, "none") for m1 in PATCHING["m1"]] + [("dpo", "none")]
+    rows += [(m1, s) for m1 in PATCHING["m1"] for s in GENERAL["sources"]]
+    seed = SEEDS[0]
+    return [
+        dict(
+            model=model,
+            seed=seed,
+            row=m1 if s == "none" else f"{m1}+{s}",
+            benchmark=b,
+            path=f"results/{model}/s{seed}/general/{m1}/{s}/{b}.json",
+        )
+        for model, (m1, s), b in itertools.product(MODELS, rows, BENCHMARKS)
+    ]
+
+
+def top_random_pairs():
+    """(variant-top, variant-random) source pairs present in patching.sources."""
+    srcs = PATCHING["sources"]
+    return [
+        (s, s[: -len("top")] + "random")
+        for s in srcs
+        if s.endswith("-top") and s[: -len("top")] + "random" in srcs
+    ]
+
+
+def ttest_manifest():
+    """Safety vs random neurons at table_k, per model x M1 x set (paired t-test on per-prompt costs)."""
+    seed, judge = SEEDS[0], EVAL["cost_judge"]
+    return [
+        dict(
+            model=model,
+            seed=seed,
+            m1=m1,
+            dataset=d,
+            k=EVAL["table_k"],
+            top=f"results/{model}/s{seed}/scores/{judge}/patching/{m1}/{top}/{d}.jsonl",
+            random=f"results/{model}/s{seed}/scores/{judge}/patching/{m1}/{rnd}/{d}.jsonl",
+        )
+        for model, m1, d, (top, rnd) in itertools.product(
+            MODELS, PATCHING["m1"], PATCHING["datasets"], top_random_pairs()
+        )
+    ]
+
+
+def fig2_manifest():
+    """C-vs-k curves on evaluation.figure_dataset for every model x seed x M1 x neuron source."""
+    judge, d = EVAL["cost_judge"], EVAL["figure_dataset"]
+    return [
+        dict(
+            model=model,
+            seed=seed,
+            m1=m1,
+            kind=source.rsplit("-", 1)[1],
+            dataset=d,
+            path=f"results/{model}/s{seed}/scores/{judge}/patching/{m1}/{source}/{d}.jsonl",
+            guide_path=f"results/{model}/s{seed}/scores/{judge}/generations/{GUIDE}/{d}.jsonl",
+        )
+        for model, seed, m1, source in itertools.product(
+            MODELS, SEEDS[:1], PATCHING["m1"], PATCHING["sources"]
+        )
+    ]

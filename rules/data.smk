@@ -3,7 +3,10 @@
 
 rule tiny_world:
     output:
-        **{role: f"resources/tiny/world/{name}" for role, name in WORLD_FILES.items()},
+        **{
+            role: f"resources/tiny/world/{name}"
+            for role, name in (WORLD_FILES | BENCHMARK_FILES).items()
+        },
     log:
         "logs/tiny_world/tiny_world.log",
     benchmark:

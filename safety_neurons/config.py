@@ -61,6 +61,7 @@ def _need(cond: bool, key: str, msg: str) -> None:
 PREFERENCE_KINDS = {"hh_pairs", "rewardbench", "shp", "h4_stackexchange", "iefeedback"}
 PROMPT_KINDS = {"hh_prompts", "red_team", "beavertails", "harmbench", "jailbreak_questions"}
 CHAT_KINDS = {"sharegpt", "lima"}
+BENCHMARK_KINDS = {"ppl": "wikitext", "mmlu": "mmlu", "gsm8k": "gsm8k", "bbh": "bbh", "tqa": "truthfulqa_mc1"}
 
 
 def _name_ok(name: str) -> bool:
@@ -129,6 +130,73 @@ def _check_stages(config: dict) -> None:
         _check_ref(datasets, f"patching.datasets[{i}]", name, PROMPT_KINDS, "prompt")
 
 
+def _check_judges(config: dict) -> None:
+    datasets = config["datasets"]
+    for name, j in config["judges"].items():
+        key = f"judges.{name}"
+        _need(_name_ok(name), key, "judge names use letters, digits and '_' only")
+        if j["kind"] == "beaver":
+            _need("hub_id" in j, key, "kind 'beaver' needs hub_id")
+        if j["kind"] == "classifier":
+            for f in ("label", "train", "test"):
+                _need(f in j, key, f"kind 'classifier' needs {f}")
+            for f in ("train", "test"):
+                _check_ref(datasets, f"{key}.{f}", j[f], {"labelled_responses"}, "labelled_responses")
+
+
+def _check_evaluation(config: dict) -> None:
+    ev, judges, patching = config["evaluation"], config["judges"], config["patching"]
+    for key, name in [("cost_judge", ev["cost_judge"])] + [
+        (f"extra_judges[{i}]", n) for i, n in enumerate(ev["extra_judges"])
+    ]:
+        _need(name in judges, f"evaluation.{key}", f"unknown judge {name!r} (defined: {sorted(judges)})")
+    _need(judges[ev["cost_judge"]]["direction"] == "cost", "evaluation.cost_judge", "needs a judge with direction cost")
+    _need(ev["table_k"] in patching["ks"], "evaluation.table_k", f"{ev['table_k']} is not in patching.ks")
+    _need(ev["figure_dataset"] in patching["datasets"], "evaluation.figure_dataset", "must be one of patching.datasets")
+    variants = config["neurons"]["variants"]
+    sources = [*patching["sources"], *ev["general"]["sources"]]
+    for i, source in enumerate(ev["general"]["sources"]):
+        _need(
+            source.rsplit("-", 1)[0] in variants, f"evaluation.general.sources[{i}]", f"unknown variant in {source!r}"
+        )
+    prefs = {variants[s.rsplit("-", 1)[0]]["preference"] for s in sources}
+    _need(
+        len(prefs) == 1, "evaluation.general.sources", f"patched rows need one guide DPO, sources use {sorted(prefs)}"
+    )
+    for b, spec in ev["general"]["benchmarks"].items():
+        key = f"evaluation.general.benchmarks.{b}"
+        _check_ref(config["datasets"], f"{key}.dataset", spec["dataset"], {BENCHMARK_KINDS[b]}, BENCHMARK_KINDS[b])
+        if "shots" in spec:
+            _check_ref(config["datasets"], f"{key}.shots", spec["shots"], {BENCHMARK_KINDS[b]}, BENCHMARK_KINDS[b])
+        _check_benchmark_options(key, b, spec)
+
+
+SUPPLIED = {"shots": "the `shots` dataset", "force_bos": "the model's `bos_each_window`"}
+
+
+def _check_benchmark_options(key: str, name: str, spec: dict) -> None:
+    """Options a benchmark takes; `shots` and `force_bos` come from other keys; required ones present."""
+    import inspect
+
+    from .benchmarks import options_of  # imports torch: only configs that define benchmarks pay for it
+
+    allowed = options_of(name)
+    for opt in spec["options"]:
+        _need(opt not in SUPPLIED, f"{key}.options.{opt}", f"set by {SUPPLIED.get(opt)}, not here")
+        _need(
+            opt in allowed,
+            f"{key}.options.{opt}",
+            f"benchmark {name!r} takes options {sorted(set(allowed) - set(SUPPLIED))}",
+        )
+    for opt, default in allowed.items():
+        given = opt in spec["options"] or (opt == "shots" and "shots" in spec) or opt == "force_bos"
+        _need(
+            given or default is not inspect.Parameter.empty,
+            f"{key}.options",
+            f"benchmark {name!r} needs option {opt!r}",
+        )
+
+
 def _check_cost(config: dict) -> None:
     cost, datasets = config["cost"], config["datasets"]
     _need(cost["gpu_type"] in cost["gpus"], "cost.gpu_type", f"no throughputs for {cost['gpu_type']!r} in cost.gpus")
@@ -142,6 +210,8 @@ def check_references(config: dict) -> None:
     _check_models(config)
     _check_datasets(config["datasets"])
     _check_stages(config)
+    _check_judges(config)
+    _check_evaluation(config)
     _check_cost(config)
 
 

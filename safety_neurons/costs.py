@@ -38,13 +38,47 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         p = config["patching"]
         steps = sum(1 if k == 0 else 2 for k in p["ks"])  # k = 0 runs M1 alone
         return {"generate": p["n_prompts"] * p["max_new_tokens"] * steps}
+    if rule == "stage_generation":
+        p = config["patching"]
+        return {"generate": p["n_prompts"] * p["max_new_tokens"]}
+    if rule == "judge_responses":
+        p = config["patching"]
+        rows = len(p["ks"]) if wildcards["run"].startswith("patching/") else 1
+        return {"forward": rows * p["n_prompts"] * (PROMPT_TOKENS + p["max_new_tokens"])}
+    if rule == "general_eval":
+        return _general_tokens(config, wildcards)
     raise KeyError(f"no cost model for rule {rule!r}")
+
+
+def _general_tokens(config: dict, wildcards: dict) -> dict[str, float]:
+    """One benchmark on one row: items x prompt tokens forward (twice when patched: the guide runs too) and
+    items x new tokens decoded; items capped by the benchmark's n_items/per_task options."""
+    spec = config["evaluation"]["general"]["benchmarks"][wildcards["benchmark"]]
+    d, opts = _dataset(config, spec["dataset"]), spec["options"]
+    items = d.get("size_hint", 1000)
+    if "n_items" in opts:
+        items = min(items, opts["n_items"])
+    if "per_task" in opts:
+        items = min(items, opts["per_task"] * len(opts.get("tasks", [])) or items)
+    passes = 1 if wildcards["gsource"] == "none" else 2
+    return {
+        "forward": passes * items * d.get("mean_tokens", PROMPT_TOKENS),
+        "generate": passes * items * opts.get("max_new_tokens", 0),
+    }
+
+
+def _spec(rule: str, config: dict, wildcards: dict) -> dict:
+    """The model a job runs: the judge for judge_responses (on CPU unless it asks for GPUs), else the policy."""
+    if rule == "judge_responses":
+        judge = config["judges"][wildcards["judge"]]
+        return {"gpus": judge["gpus"], "params_b": judge["params_b"] if judge["kind"] == "beaver" else 1e-4}
+    return config["models"][wildcards["model"]]
 
 
 def estimate_minutes(rule: str, config: dict, wildcards: dict) -> float:
     """Expected wall minutes of one job (without the safety factor)."""
     cost = config["cost"]
-    spec = config["models"][wildcards["model"]]
+    spec = _spec(rule, config, wildcards)
     if spec["gpus"] == 0:
         rates = {kind: r * 1e-3 / spec["params_b"] for kind, r in cost["cpu_tokens_per_s_1m"].items()}
     else:

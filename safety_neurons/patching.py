@@ -14,9 +14,9 @@ from contextlib import ExitStack, contextmanager
 import torch
 from transformers import DynamicCache
 
-from .activations import NeuronHooks, hooked
+from .activations import NeuronHooks, OnActivation, hooked
 from .data.formats import adds_special_tokens, prompt_text
-from .generation import Step, cached_step, generate
+from .generation import Step, cached_step, generate, start_positions
 from .models import Policy, as_policy
 from .neuron_sets import Neurons
 
@@ -39,12 +39,8 @@ def hook_pair(m1: Policy, m2: Policy) -> Iterator[tuple[NeuronHooks, NeuronHooks
         yield h1, h2
 
 
-def patched_step(m1: Policy, m2: Policy, h1: NeuronHooks, h2: NeuronHooks, idx: dict[int, torch.Tensor]) -> Step:
-    """One decoding step of Alg. 1 with a KV cache per model; without neurons, plain M1."""
-    if not idx:
-        h1.set(m1.scales)
-        return cached_step(m1.model)
-    cache1, cache2 = DynamicCache(), DynamicCache()
+def transfer(idx: dict[int, torch.Tensor]) -> tuple[OnActivation, OnActivation]:
+    """(record, overwrite): callbacks that keep M2's activations at ``idx`` and write them into M1's next pass."""
     guide: dict[int, torch.Tensor] = {}
 
     def record(layer: int, x: torch.Tensor) -> None:
@@ -55,6 +51,17 @@ def patched_step(m1: Policy, m2: Policy, h1: NeuronHooks, h2: NeuronHooks, idx: 
         if layer not in idx:
             return None
         return x.index_copy(-1, idx[layer], guide.pop(layer))
+
+    return record, overwrite
+
+
+def patched_step(m1: Policy, m2: Policy, h1: NeuronHooks, h2: NeuronHooks, idx: dict[int, torch.Tensor]) -> Step:
+    """One decoding step of Alg. 1 with a KV cache per model; without neurons, plain M1."""
+    if not idx:
+        h1.set(m1.scales)
+        return cached_step(m1.model)
+    cache1, cache2 = DynamicCache(), DynamicCache()
+    record, overwrite = transfer(idx)
 
     def step(input_ids, attention_mask, position_ids):
         common = dict(
@@ -70,6 +77,35 @@ def patched_step(m1: Policy, m2: Policy, h1: NeuronHooks, h2: NeuronHooks, idx: 
         return m1.model(past_key_values=cache1, **common).logits[:, -1, :]
 
     return step
+
+
+@torch.no_grad()
+def patched_logits(
+    m1: Policy,
+    m2: Policy,
+    h1: NeuronHooks,
+    h2: NeuronHooks,
+    idx: dict[int, torch.Tensor],
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    logits_to_keep: int = 0,
+) -> torch.Tensor:
+    """Static patching (log-likelihood tasks, PPL): M2 once over the whole input, then M1 with M2's values at
+    ``idx`` at every position. Logits [B, T or logits_to_keep, V]; without neurons, plain M1."""
+    common = dict(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=start_positions(attention_mask),
+        use_cache=False,
+    )
+    if not idx:
+        h1.set(m1.scales)
+        return m1.model(logits_to_keep=logits_to_keep, **common).logits
+    record, overwrite = transfer(idx)
+    h2.set(m2.scales, record)
+    m2.model(logits_to_keep=1, **common)  # only its activations are needed
+    h1.set(m1.scales, overwrite)
+    return m1.model(logits_to_keep=logits_to_keep, **common).logits
 
 
 @torch.no_grad()

@@ -1,8 +1,11 @@
-"""Snakemake adapter: write the embedded tiny world's data files."""
+"""Snakemake adapter: write the embedded tiny world's data files and its general-benchmark equivalents."""
 
-from safety_neurons.data.synthetic import write_world
+from safety_neurons.data.synthetic import WORLD_FILES, TinyWorld, write_world
+from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES, write_benchmarks
 from safety_neurons.logs import to_file
 
 with to_file(snakemake.log[0]):
-    w = snakemake.params.world
-    write_world(dict(snakemake.output.items()), w["seed"], w["sizes"], w["rates"], w["heldout_fraction"])
+    w, out = snakemake.params.world, dict(snakemake.output.items())
+    args = (w["seed"], w["sizes"], w["rates"], w["heldout_fraction"])
+    write_world({role: out[role] for role in WORLD_FILES}, *args)
+    write_benchmarks({role: out[role] for role in BENCHMARK_FILES}, TinyWorld(*args), w["seed"] + 2)

@@ -58,6 +58,22 @@ BAD = [
     ("unknown preference dataset", "dpo.preferences", {"hh_harmless": "nope"}, "dpo.preferences.hh_harmless"),
     ("chat data for DPO", "dpo.preferences", {"x": "sharegpt"}, "needs a preference dataset"),
     ("two sources", "datasets.harmbench.local", "x.csv", "config key datasets.harmbench"),
+    ("table k not swept", "evaluation.table_k", 123, "config key evaluation.table_k: 123 is not in patching.ks"),
+    ("unknown cost judge", "evaluation.cost_judge", "gpt4", "config key evaluation.cost_judge: unknown judge"),
+    ("reward judge as cost", "evaluation.cost_judge", "beaver_reward", "needs a judge with direction cost"),
+    ("figure set not patched", "evaluation.figure_dataset", "mmlu", "config key evaluation.figure_dataset"),
+    ("beaver hub id", "judges.beaver_cost.hub_id", "beaver", "config key judges.beaver_cost.hub_id"),
+    ("classifier on prompts", "judges.refusal", {"kind": "classifier", "label": "harmful", "train": "red_team",
+                                                 "test": "red_team"}, "judges.refusal.train: needs a labelled"),
+    ("benchmark on wrong data", "evaluation.general.benchmarks.mmlu.dataset", "gsm8k_test",
+     "config key evaluation.general.benchmarks.mmlu.dataset: needs a mmlu dataset"),
+    ("unknown benchmark option", "evaluation.general.benchmarks.ppl.options", {"windw": 8},
+     "config key evaluation.general.benchmarks.ppl.options.windw"),
+    ("option set elsewhere", "evaluation.general.benchmarks.ppl.options", {"force_bos": True},
+     "set by the model's `bos_each_window`"),
+    ("missing cot prompts", "evaluation.general.benchmarks.bbh.options", {"per_task": 3},
+     "benchmark 'bbh' needs option 'cot_prompts'"),
+    ("unknown benchmark", "evaluation.general.benchmarks.humaneval", {"dataset": "mmlu"}, "humaneval"),
     ("bad loader option", "datasets.red_team.options", {"invert_labels": True}, "datasets.red_team.options"),
 ]
 
@@ -114,17 +130,27 @@ def test_paper_grid_plans_offline():
             "change_scores",
             "neuron_sets",
             "patched_generation",
+            "download_judge",
+            "stage_generation",
+            "judge_responses",
+            "general_eval",
+            "tables",
         }
     )
     assert counts == {
         "download_base": "4",
         "sft": "4",
         "dpo": "4",
-        "prepare_dataset": "8",
+        "prepare_dataset": "14",
         "eval_prompts": "4",
         "change_scores": "4",
         "neuron_sets": "4",
         "patched_generation": "64",
+        "download_judge": "1",  # beaver cost; refusal needs no model
+        "stage_generation": "16",  # the guide (DPO) on the 4 sets
+        "judge_responses": "160",  # 2 judges x (64 patched + 16 guide files)
+        "general_eval": "140",  # 4 models x 7 rows x 5 benchmarks
+        "tables": "1",
     }
 
 

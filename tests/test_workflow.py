@@ -70,9 +70,15 @@ def test_every_job_wrote_its_log_and_benchmark(embedded_run):
         "neuron_sets",
         "eval_prompts",
         "patched_generation",
+        "stage_generation",
+        "train_judge",
+        "judge_responses",
+        "general_eval",
+        "tables",
+        "figures",
     ):
-        assert list((embedded_run / "logs" / rule).glob("*.log")), rule
-        bench = list((embedded_run / "benchmarks" / rule).glob("*.tsv"))
+        assert list((embedded_run / "logs" / rule).rglob("*.log")), rule
+        bench = list((embedded_run / "benchmarks" / rule).rglob("*.tsv"))
         assert bench and bench[0].read_text().startswith("s\t"), rule
 
 
@@ -81,3 +87,49 @@ def test_completed_run_has_nothing_left_to_do(embedded_run):
     proc = snakemake(embedded_run, "-n")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_judged_scores_and_tables(embedded_run):
+    """Scores for every generation and judge; Table 8/1 consistent with the score files and Eq. 4."""
+    import pandas as pd
+
+    from safety_neurons.metrics import causal_effect
+
+    res = embedded_run / "results"
+    judge = json.loads((res / "judges" / "tiny_cost.json").read_text())
+    assert judge["accuracy"] > judge["majority_baseline"] + 0.1
+    t8 = pd.read_csv(res / "tables" / "table8.csv").set_index(["model", "row"])
+    rows = {"sft", "dpo", "sft+main-top", "sft+main-random"}
+    for model in ("tiny_llama", "tiny_qwen2"):
+        assert set(t8.loc[model].index) == rows
+        d = res / model / "s1" / "scores"
+        refusal = [json.loads(line) for line in (d / "refusal/generations/dpo_hh_harmless/tiny_red_team.jsonl").open()]
+        assert len(refusal) == 12 and {r["score"] for r in refusal} <= {0.0, 1.0}
+        top = [json.loads(line) for line in (d / "tiny_cost/patching/sft/main-top/tiny_red_team.jsonl").open()]
+        mean_top = sum(r["score"] for r in top if r["k"] == 25) / 12
+        assert t8.at[(model, "sft+main-top"), "tiny_red_team"] == pytest.approx(mean_top)
+        for row in rows:
+            g = t8.loc[(model, row)]
+            assert g["ppl"] > 1 and all(0 <= g[b] <= 1 for b in ("mmlu", "gsm8k", "bbh", "tqa")), row
+    t1 = pd.read_csv(res / "tables" / "table1.csv").set_index(["model", "row"])
+    for model in ("tiny_llama", "tiny_qwen2"):
+        m = t8.loc[model]
+        expected = causal_effect(m.at["sft+main-top", "tiny_red_team"], m.at["sft", "tiny_red_team"], m.at["dpo", "tiny_red_team"])
+        assert t1.at[(model, "sft+main-top"), "C_tiny_red_team"] == pytest.approx(expected, nan_ok=True)
+        dgen = sum(m.at["sft+main-top", b] - m.at["sft", b] for b in ("gsm8k", "bbh", "mmlu", "tqa")) / 4
+        assert t1.at[(model, "sft+main-top"), "delta_gen"] == pytest.approx(dgen)
+    tt = pd.read_csv(res / "tables" / "ttest.csv")
+    assert len(tt) == 2 and set(tt["k"]) == {25}
+    assert "| model | row |" in (res / "tables" / "table1.md").read_text()
+
+
+@pytest.mark.slow
+def test_figures_and_report(embedded_run):
+    for fig in ("fig2_causal_effect.png", "fig5_neurons.png"):
+        assert (embedded_run / "results" / "figures" / fig).read_bytes()[:4] == b"\x89PNG"
+    proc = snakemake(embedded_run, "--report", "report.html")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (embedded_run / "report.html").read_text()
+    for caption in ("Table 8 (raw values)", "Table 1 (causal effect)", "Figure 2", "Figure 5"):
+        assert caption in html, caption

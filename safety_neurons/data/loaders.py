@@ -531,10 +531,25 @@ def _gsm8k(rows: list[dict], origin: str) -> list[dict]:
     return out
 
 
-def _bbh(rows: list[dict], origin: str, *, task: str | None = None) -> list[dict]:
-    """BBH -> items; the task comes from a 'task' column or the task option. Ids count per task."""
+def _bbh(rows: list[dict], origin: str, *, task: str | None = None, tasks: list[str] | None = None) -> list[dict]:
+    """BBH -> items; the task comes from a 'task' column or the task option. Ids count per task.
+
+    tasks: keep only these tasks' rows (a '{task}' source instead loads one file per task, see load).
+    """
     if task is not None:
         _option(origin, "task", task, str)
+    out = _bbh_items(rows, origin, task)
+    if tasks is None:
+        return out
+    _task_list(origin, tasks)
+    absent = sorted(set(tasks) - {r["task"] for r in out})
+    if absent:
+        raise DataError(f"{origin}: no row of task(s) {absent} (option 'tasks')")
+    return [r for r in out if r["task"] in tasks]
+
+
+def _bbh_items(rows: list[dict], origin: str, task: str | None) -> list[dict]:
+    """BBH items of one source, the task from the 'task' column or the task argument."""
     out, counts = [], {}
     for _, row in _rows(rows, origin):
         if "task" in row.data or task is None:
@@ -564,6 +579,31 @@ def _truthfulqa_mc1(rows: list[dict], origin: str) -> list[dict]:
     return out
 
 
+RESPONSE_LABELS = ("harmful", "helpful")
+
+
+def _binary_label(row: _Row, key: str) -> int | None:
+    """A 0/1 (or bool) label as int; None when the row has no such column."""
+    if key not in row.data:
+        return None
+    value = row.get(key, typ=(int, bool))
+    if value not in (0, 1):
+        raise row.fail(f"key '{key}' must be 0 or 1, got {value!r}")
+    return int(value)
+
+
+def _labelled_responses(rows: list[dict], origin: str) -> list[dict]:
+    """Judged responses -> {id, prompt, response, harmful, helpful}; a label absent from a row is None."""
+    out = []
+    for i, row in _rows(rows, origin):
+        labels = {key: _binary_label(row, key) for key in RESPONSE_LABELS}
+        if all(v is None for v in labels.values()):
+            raise row.fail(f"no label key (expected at least one of {list(RESPONSE_LABELS)})")
+        texts = {"prompt": row.get("prompt"), "response": row.get("response")}
+        out.append({"id": f"labelled_responses_{i}", **texts, **labels})
+    return out
+
+
 KINDS: dict[str, Normalizer] = {
     "sharegpt": _sharegpt,
     "lima": _lima,
@@ -582,6 +622,7 @@ KINDS: dict[str, Normalizer] = {
     "gsm8k": _gsm8k,
     "bbh": _bbh,
     "truthfulqa_mc1": _truthfulqa_mc1,
+    "labelled_responses": _labelled_responses,
 }
 
 
@@ -592,7 +633,11 @@ def options_of(kind: str) -> list[str]:
 
 
 def load(kind: str, source: dict, **options: Any) -> list[dict]:
-    """Read a source and normalize it as kind; unknown kinds/options and empty results are errors."""
+    """Read a source and normalize it as kind; unknown kinds/options and empty results are errors.
+
+    A source with a '{task}' placeholder (BBH's bbh/{task}.json) is read once per task of the 'tasks' option,
+    in that order, each with option task=<task>; the records are concatenated.
+    """
     origin = _origin(source)
     if kind not in KINDS:
         raise DataError(f"{origin}: unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
@@ -600,11 +645,38 @@ def load(kind: str, source: dict, **options: Any) -> list[dict]:
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise DataError(f"{origin}: unknown option(s) {unknown} for kind {kind!r}; allowed: {allowed}")
+    if "{task}" in str(source):
+        return _load_per_task(kind, source, options)
     rows, origin = read_rows(source)
     records = KINDS[kind](rows, origin, **options)
     if not records:
         raise DataError(f"{origin}: no {kind} records")
     return records
+
+
+def _load_per_task(kind: str, source: dict, options: dict) -> list[dict]:
+    """load() of a '{task}' source: one read per task of the 'tasks' option, records concatenated."""
+    origin = _origin(source)
+    tasks = options.pop("tasks", None)
+    if "task" not in options_of(kind) or tasks is None or "task" in options:
+        raise DataError(f"{origin}: a '{{task}}' source needs a kind with a task option and option 'tasks' only")
+    _task_list(origin, tasks)
+    return [r for t in tasks for r in load(kind, _fill_task(source, t), task=t, **options)]
+
+
+def _fill_task(value: Any, task: str) -> Any:
+    """The source with every '{task}' in its strings replaced by the task name."""
+    if isinstance(value, dict):
+        return {k: _fill_task(v, task) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_task(v, task) for v in value]
+    return value.replace("{task}", task) if isinstance(value, str) else value
+
+
+def _task_list(origin: str, tasks: Any) -> None:
+    """Reject a 'tasks' option that is not a non-empty list of task names."""
+    if isinstance(tasks, str) or not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        raise DataError(f"{origin}: option 'tasks' must be a non-empty list of task names, got {tasks!r}")
 
 
 # ---------------------------------------------------------------------------------------------- jsonl io

@@ -1,0 +1,90 @@
+"""The paper's figures: Fig. 2 (causal effect vs number of patched neurons) and Fig. 5 (where the top
+neurons live and how change scores are distributed). Curves are also written as CSV next to the plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on cluster nodes
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+
+from .data.loaders import read_jsonl  # noqa: E402
+from .metrics import causal_effect, mean_ci  # noqa: E402
+from .outputs import atomic_path  # noqa: E402
+from .tables import read_scores  # noqa: E402
+
+
+def effect_curves(entries: Sequence[dict]) -> pd.DataFrame:
+    """C at every k of each patching file (one entry: model, seed, m1, kind, dataset, path, guide_path);
+    the unpatched M1 is the same file's k = 0, the guide the DPO's scores on the same prompts."""
+    records = []
+    for e in entries:
+        per_k: dict[int, list[float]] = {}
+        for r in read_jsonl(e["path"]):
+            per_k.setdefault(int(r["k"]), []).append(float(r["score"]))
+        if 0 not in per_k:
+            raise ValueError(f"{e['path']}: no k = 0 rows (the unpatched M1 of Eq. 4)")
+        guide = list(read_scores(e["guide_path"]).values())
+        for k, scores in sorted(per_k.items()):
+            c = causal_effect(scores, per_k[0], guide)
+            records.append({**{key: e[key] for key in ("model", "seed", "m1", "kind", "dataset")}, "k": k, "C": c})
+    return pd.DataFrame.from_records(records)
+
+
+def plot_effect_curves(curves: pd.DataFrame, path: str | Path) -> None:
+    """Fig. 2: one panel per model x M1; safety vs random neurons; mean and 95% CI over training seeds."""
+    panels = curves[["model", "m1"]].drop_duplicates().itertuples(index=False)
+    panels = list(panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3), squeeze=False, sharey=True)
+    for ax, (model, m1) in zip(axes[0], panels, strict=True):
+        sub = curves[(curves.model == model) & (curves.m1 == m1)]
+        for kind, style in (("top", "-o"), ("random", "--s")):
+            g = sub[sub.kind == kind].groupby("k")["C"]
+            if not len(g):
+                continue
+            stats_ = [(k, *mean_ci(v.tolist())) for k, v in g]
+            ks, means, halves = (np.array(x) for x in zip(*stats_, strict=True))
+            label = "safety neurons" if kind == "top" else "random neurons"
+            ax.plot(ks, means, style, ms=3, label=label)
+            ax.fill_between(ks, means - halves, means + halves, alpha=0.2)
+        ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+        ax.set_title(f"{model} {m1.upper()}", fontsize=9)
+        ax.set_xlabel("patched neurons k")
+    axes[0][0].set_ylabel("causal effect C")
+    axes[0][0].legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_neuron_distributions(score_files: dict[str, str | Path], top: float, path: str | Path) -> None:
+    """Fig. 5: per model, layer histogram of the top ``top`` fraction of ranked neurons (upper row) and the
+    histogram of all change scores (lower row, log counts)."""
+    fig, axes = plt.subplots(2, len(score_files), figsize=(3.2 * len(score_files), 5.5), squeeze=False)
+    for col, (model, f) in enumerate(score_files.items()):
+        t = load_file(str(f))
+        ranking, scores = t["ranking"].long(), t["scores"].double()
+        n_top = max(1, round(top * len(ranking)))
+        layers = ranking[:n_top, 0].numpy()
+        n_layers = scores.shape[0]
+        axes[0][col].bar(range(n_layers), np.bincount(layers, minlength=n_layers))
+        axes[0][col].set_title(f"{model}: top {n_top} neurons", fontsize=9)
+        axes[0][col].set_xlabel("layer")
+        ranked = scores[ranking[:, 0], ranking[:, 1]].numpy()
+        axes[1][col].hist(ranked, bins=50, log=True)
+        axes[1][col].set_xlabel("change score")
+    axes[0][0].set_ylabel("neurons")
+    axes[1][0].set_ylabel("neurons (log)")
+    _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> None:
+    """Write a figure atomically (a half-written PNG never looks complete)."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip("."))
+    plt.close(fig)
