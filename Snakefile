@@ -23,6 +23,7 @@ include: "rules/patching.smk"
 include: "rules/judges.smk"
 include: "rules/general.smk"
 include: "rules/report.smk"
+include: "rules/experiments.smk"
 
 
 rule all:
@@ -44,7 +45,5 @@ rule all:
         rules.tables.output,
         rules.figure_causal_effect.output,
         rules.figure_neurons.output,
-        expand(
-            "results/judges/{judge}.json",
-            judge=set(SCORE_JUDGES) & set(CLASSIFIER_JUDGES),
-        ),
+        expand("results/judges/{judge}.json", judge=CLASSIFIER_JUDGES),
+        rules.experiments.input,

@@ -8,11 +8,13 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from safety_neurons import costs
-from safety_neurons.config import ConfigError, check_references
+from safety_neurons.config import ConfigError, check_references, inherit_variants
 from safety_neurons.provenance import code_version
 from safety_neurons.data.synthetic import WORLD_FILES
 from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES
+from safety_neurons.data.synthetic_preferences import PREFERENCE_FILES
 
+inherit_variants(config)
 validate(config, schema="../safety_neurons/schemas/config.schema.yaml")
 try:
     check_references(config)
@@ -59,11 +61,22 @@ def gpus(wc):
 
 VARIANTS = config["neurons"]["variants"]
 PATCHING = config["patching"]
+EXP = config["experiments"]
+WINDOWS = EXP.get("windows")
+WINDOW_SOURCE = [f"{WINDOWS['variant']}-window"] if WINDOWS else []
+ALL_SOURCES = list(
+    dict.fromkeys(
+        PATCHING["sources"]
+        + config["evaluation"]["general"]["sources"]
+        + EXP["curves"]["sources"]
+        + WINDOW_SOURCE
+    )
+)
 
 
 wildcard_constraints:
     variant=alternatives(VARIANTS),
-    source=alternatives(PATCHING["sources"]),
+    source=alternatives(ALL_SOURCES),
     m1="base|sft",
 
 
@@ -93,6 +106,16 @@ def pair_adapters(wc, which):
 
 def variant_of(source):
     return source.rsplit("-", 1)[0]
+
+
+def window_params(variant):
+    """The sliding-window settings when ``variant`` is the windows experiment's, else None."""
+    return WINDOWS if WINDOWS and variant == WINDOWS["variant"] else None
+
+
+def sweep_keys(source):
+    """What a patching job sweeps: window starts for a '-window' source, else patching.ks."""
+    return WINDOWS["starts"] if source.endswith("-window") else PATCHING["ks"]
 
 
 def runtime(rule_name):
@@ -149,7 +172,7 @@ GUIDE = f"dpo_{EVAL_PREF}"
 wildcard_constraints:
     judge=alternatives(JUDGES),
     stage=alternatives(["base", "sft", *(f"dpo_{p}" for p in PREFERENCES)]),
-    run=r"patching/(base|sft)/[A-Za-z0-9_]+-(top|random)|generations/(base|sft|dpo_[A-Za-z0-9_]+)",
+    run=r"patching/(base|sft)/[A-Za-z0-9_]+-(top|random|window)|generations/(base|sft|dpo_[A-Za-z0-9_]+)|cross/[A-Za-z0-9_]+",
     policy="base|sft|dpo",
     gsource=alternatives(["none", *GENERAL["sources"]]),
     benchmark=alternatives(BENCHMARKS),
@@ -292,5 +315,96 @@ def fig2_manifest():
         )
         for model, seed, m1, source in itertools.product(
             MODELS, SEEDS[:1], PATCHING["m1"], PATCHING["sources"]
+        )
+    ]
+
+
+# Experiments (E4-E14): which models take part, and the manifests of their tables and figures.
+VV_MODELS = [m for m in EXP["value_vectors"]["models"] if m in MODELS]
+CURVE_MODELS = [m for m in EXP["curves"].get("models", MODELS) if m in MODELS]
+WINDOW_MODELS = [m for m in (WINDOWS or {}).get("models", MODELS) if m in MODELS]
+PREF_MODELS = [m for m in EXP["preferences"]["models"] if m in MODELS]
+CROSS = {
+    name: c for name, c in EXP["cross"].items() if any(m in MODELS for m in c["models"])
+}
+
+
+wildcard_constraints:
+    cross=alternatives(EXP["cross"]),
+
+
+def guide_scores(model, seed, source, dataset, judge):
+    """The guide (the variant's DPO) on the same prompts, scored: the denominator of Eq. 4."""
+    pref = VARIANTS[variant_of(source)]["preference"]
+    return (
+        f"results/{model}/s{seed}/scores/{judge}/generations/dpo_{pref}/{dataset}.jsonl"
+    )
+
+
+def curves_manifest():
+    """C vs k of every curves source (E13/E14) on the figure set, main seed; one line per source."""
+    judge, d, seed = EVAL["cost_judge"], EVAL["figure_dataset"], SEEDS[0]
+    return [
+        dict(
+            model=model,
+            seed=seed,
+            m1=m1,
+            kind=source,
+            dataset=d,
+            path=f"results/{model}/s{seed}/scores/{judge}/patching/{m1}/{source}/{d}.jsonl",
+            guide_path=guide_scores(model, seed, source, d, judge),
+        )
+        for model, m1, source in itertools.product(
+            CURVE_MODELS, EXP["curves"]["m1"], EXP["curves"]["sources"]
+        )
+    ]
+
+
+def windows_manifest():
+    """C vs window start (E12); the unpatched M1 is k = 0 of the variant's top-k sweep."""
+    if not WINDOWS:
+        return []
+    judge, d, seed, v = (
+        EVAL["cost_judge"],
+        EVAL["figure_dataset"],
+        SEEDS[0],
+        WINDOWS["variant"],
+    )
+    scores = (
+        lambda model, m1, s: f"results/{model}/s{seed}/scores/{judge}/patching/{m1}/{v}-{s}/{d}.jsonl"
+    )
+    return [
+        dict(
+            model=model,
+            seed=seed,
+            m1=m1,
+            dataset=d,
+            width=WINDOWS["width"],
+            path=scores(model, m1, "window"),
+            unpatched_path=scores(model, m1, "top"),
+            guide_path=guide_scores(model, seed, f"{v}-top", d, judge),
+        )
+        for model, m1 in itertools.product(WINDOW_MODELS, WINDOWS["m1"])
+    ]
+
+
+def cross_manifest():
+    """Every judged cross-patching file (E7-E9) with the guide DPO's own judged generations."""
+    seed = SEEDS[0]
+    return [
+        dict(
+            name=name,
+            model=model,
+            seed=seed,
+            dataset=d,
+            judge=judge,
+            m1=c["m1"],
+            guide=c["guide"],
+            path=f"results/{model}/s{seed}/scores/{judge}/cross/{name}/{d}.jsonl",
+            guide_path=f"results/{model}/s{seed}/scores/{judge}/generations/dpo_{c['guide']}/{d}.jsonl",
+        )
+        for name, c in CROSS.items()
+        for model, d, judge in itertools.product(
+            [m for m in c["models"] if m in MODELS], c["datasets"], c["judges"]
         )
     ]

@@ -5,7 +5,9 @@ rule tiny_world:
     output:
         **{
             role: f"resources/tiny/world/{name}"
-            for role, name in (WORLD_FILES | BENCHMARK_FILES).items()
+            for role, name in (
+                WORLD_FILES | BENCHMARK_FILES | PREFERENCE_FILES
+            ).items()
         },
     log:
         "logs/tiny_world/tiny_world.log",

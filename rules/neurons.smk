@@ -42,7 +42,7 @@ rule change_scores:
 
 rule neuron_sets:
     input:
-        scores=rules.change_scores.output.scores,
+        scores="results/{model}/s{seed}/neurons/{variant}/change_scores.safetensors",
     output:
         ensure("results/{model}/s{seed}/neurons/{variant}/sets.json", non_empty=True),
     log:
@@ -57,5 +57,6 @@ rule neuron_sets:
         d_mlp=lambda wc: model_spec(wc)["d_mlp"],
         seed=config["neurons"]["random_seed"],
         disjoint=config["neurons"]["random_disjoint"],
+        windows=lambda wc: window_params(wc.variant),
     script:
         "../scripts/neuron_sets.py"

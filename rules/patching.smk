@@ -56,12 +56,13 @@ rule patched_generation:
         mem_mb=memory,
     params:
         code=code("patched_generation"),
-        p=lambda wc: {k: PATCHING[k] for k in ("ks", "max_new_tokens", "batch_size")}
+        p=lambda wc: {k: PATCHING[k] for k in ("max_new_tokens", "batch_size")}
         | {
             "chat_format": config["chat_format"],
             "dtype": model_spec(wc)["dtype"],
             "source": wc.source,
             "m1": wc.m1,
+            "ks": sweep_keys(wc.source),
         },
     script:
         "../scripts/patched_generation.py"

@@ -61,6 +61,7 @@ def _need(cond: bool, key: str, msg: str) -> None:
 PREFERENCE_KINDS = {"hh_pairs", "rewardbench", "shp", "h4_stackexchange", "iefeedback"}
 PROMPT_KINDS = {"hh_prompts", "red_team", "beavertails", "harmbench", "jailbreak_questions"}
 CHAT_KINDS = {"sharegpt", "lima"}
+FINDING_KINDS = PROMPT_KINDS | CHAT_KINDS | PREFERENCE_KINDS  # neuron-finding prompts: any user requests (E13)
 BENCHMARK_KINDS = {"ppl": "wikitext", "mmlu": "mmlu", "gsm8k": "gsm8k", "bbh": "bbh", "tqa": "truthfulqa_mc1"}
 
 
@@ -122,12 +123,19 @@ def _check_stages(config: dict) -> None:
     for name, v in variants.items():
         key = f"neurons.variants.{name}"
         _need(_name_ok(name), key, "variant names use letters, digits and '_' only")
-        _check_ref(datasets, f"{key}.prompts", v["prompts"], PROMPT_KINDS, "prompt")
+        _check_ref(datasets, f"{key}.prompts", v["prompts"], FINDING_KINDS, "prompt, chat or preference")
         _need(v["preference"] in prefs, f"{key}.preference", f"unknown DPO {v['preference']!r} (dpo.preferences)")
     for i, source in enumerate(config["patching"]["sources"]):
         _need(source.rsplit("-", 1)[0] in variants, f"patching.sources[{i}]", f"unknown variant in {source!r}")
     for i, name in enumerate(config["patching"]["datasets"]):
         _check_ref(datasets, f"patching.datasets[{i}]", name, PROMPT_KINDS, "prompt")
+
+
+def judge_direction(spec: dict) -> str:
+    """'cost' or 'reward': a classifier's follows its label (harmful -> cost), other judges' their key."""
+    if spec["kind"] == "classifier":
+        return "cost" if spec.get("label") == "harmful" else "reward"
+    return spec["direction"]
 
 
 def _check_judges(config: dict) -> None:
@@ -150,7 +158,7 @@ def _check_evaluation(config: dict) -> None:
         (f"extra_judges[{i}]", n) for i, n in enumerate(ev["extra_judges"])
     ]:
         _need(name in judges, f"evaluation.{key}", f"unknown judge {name!r} (defined: {sorted(judges)})")
-    _need(judges[ev["cost_judge"]]["direction"] == "cost", "evaluation.cost_judge", "needs a judge with direction cost")
+    _need(judge_direction(judges[ev["cost_judge"]]) == "cost", "evaluation.cost_judge", "needs a judge with direction cost")
     _need(ev["table_k"] in patching["ks"], "evaluation.table_k", f"{ev['table_k']} is not in patching.ks")
     _need(ev["figure_dataset"] in patching["datasets"], "evaluation.figure_dataset", "must be one of patching.datasets")
     variants = config["neurons"]["variants"]
@@ -197,6 +205,38 @@ def _check_benchmark_options(key: str, name: str, spec: dict) -> None:
         )
 
 
+def _check_experiments(config: dict) -> None:
+    ex, variants, prefs = config["experiments"], config["neurons"]["variants"], config["dpo"]["preferences"]
+    models, datasets, judges = config["models"], config["datasets"], config["judges"]
+
+    def variant(key: str, name: str) -> None:
+        _need(name in variants, key, f"unknown variant {name!r} (neurons.variants: {sorted(variants)})")
+
+    for i, source in enumerate(ex["curves"]["sources"]):
+        variant(f"experiments.curves.sources[{i}]", source.rsplit("-", 1)[0])
+    if "windows" in ex:
+        variant("experiments.windows.variant", ex["windows"]["variant"])
+    for section in ("value_vectors", "preferences", "curves", "windows"):
+        for i, m in enumerate(ex.get(section, {}).get("models", [])):
+            _need(m in models, f"experiments.{section}.models[{i}]", f"unknown model {m!r}")
+    for i, v in enumerate(ex["preferences"]["variants"]):
+        variant(f"experiments.preferences.variants[{i}]", v)
+    for name, c in ex["cross"].items():
+        key = f"experiments.cross.{name}"
+        _need(_name_ok(name), key, "names use letters, digits and '_' only")
+        _need(c["ks"] or c["fractions"], key, "needs ks or fractions (the patched set sizes)")
+        for i, m in enumerate(c["models"]):
+            _need(m in models, f"{key}.models[{i}]", f"unknown model {m!r}")
+        for f in ("m1", "guide"):
+            _need(c[f] in prefs, f"{key}.{f}", f"unknown DPO {c[f]!r} (dpo.preferences: {sorted(prefs)})")
+        for i, v in enumerate(c["variants"]):
+            variant(f"{key}.variants[{i}]", v)
+        for i, d in enumerate(c["datasets"]):
+            _check_ref(datasets, f"{key}.datasets[{i}]", d, PROMPT_KINDS, "prompt")
+        for i, j in enumerate(c["judges"]):
+            _need(j in judges, f"{key}.judges[{i}]", f"unknown judge {j!r} (defined: {sorted(judges)})")
+
+
 def _check_cost(config: dict) -> None:
     cost, datasets = config["cost"], config["datasets"]
     _need(cost["gpu_type"] in cost["gpus"], "cost.gpu_type", f"no throughputs for {cost['gpu_type']!r} in cost.gpus")
@@ -212,11 +252,24 @@ def check_references(config: dict) -> None:
     _check_stages(config)
     _check_judges(config)
     _check_evaluation(config)
+    _check_experiments(config)
     _check_cost(config)
 
 
+def inherit_variants(config: dict) -> None:
+    """Neuron-finding variants take every setting they do not name from ``main`` (in place, before the schema
+    fills defaults), so a variant is written as its difference from the paper's default."""
+    variants = config.get("neurons", {}).get("variants", {})
+    main = variants.get("main")
+    if isinstance(main, dict):
+        for name, v in variants.items():
+            if isinstance(v, dict) and name != "main" and v.get("method", "change_scores") == "change_scores":
+                variants[name] = {k: x for k, x in main.items() if k != "method"} | v
+
+
 def validate(config: dict) -> dict:
-    """Validate in place (defaults filled) and return the config."""
+    """Fill variants from ``main``, validate in place (defaults filled) and return the config."""
+    inherit_variants(config)
     validate_schema(config)
     check_references(config)
     return config

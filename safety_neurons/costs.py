@@ -36,7 +36,8 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         return {"generate": v["n_prompts"] * new, "forward": 2 * v["n_prompts"] * (new + PROMPT_TOKENS)}
     if rule == "patched_generation":
         p = config["patching"]
-        steps = sum(1 if k == 0 else 2 for k in p["ks"])  # k = 0 runs M1 alone
+        ks = config["experiments"]["windows"]["starts"] if wildcards["source"].endswith("-window") else p["ks"]
+        steps = sum(2 if k or wildcards["source"].endswith("-window") else 1 for k in ks)  # k = 0: M1 alone
         return {"generate": p["n_prompts"] * p["max_new_tokens"] * steps}
     if rule == "stage_generation":
         p = config["patching"]
@@ -45,6 +46,10 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         p = config["patching"]
         rows = len(p["ks"]) if wildcards["run"].startswith("patching/") else 1
         return {"forward": rows * p["n_prompts"] * (PROMPT_TOKENS + p["max_new_tokens"])}
+    if rule == "cross_patching":
+        p, c = config["patching"], config["experiments"]["cross"][wildcards["cross"]]
+        steps = 1 + 2 * (len(c["ks"]) + len(c["fractions"]))  # k = 0 runs M1 alone
+        return {"generate": p["n_prompts"] * p["max_new_tokens"] * steps}
     if rule == "general_eval":
         return _general_tokens(config, wildcards)
     raise KeyError(f"no cost model for rule {rule!r}")

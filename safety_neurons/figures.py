@@ -37,27 +37,44 @@ def effect_curves(entries: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def plot_effect_curves(curves: pd.DataFrame, path: str | Path) -> None:
-    """Fig. 2: one panel per model x M1; safety vs random neurons; mean and 95% CI over training seeds."""
-    panels = curves[["model", "m1"]].drop_duplicates().itertuples(index=False)
-    panels = list(panels)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3), squeeze=False, sharey=True)
+def window_curves(entries: Sequence[dict]) -> pd.DataFrame:
+    """C of each window [start, start + width) of a ranking (E12): the window file's rows carry the start as
+    their k; the unpatched M1 is k = 0 of the same variant's top-k sweep, the guide the DPO's scores."""
+    records = []
+    for e in entries:
+        unpatched = list(read_scores(e["unpatched_path"], 0).values())
+        guide = list(read_scores(e["guide_path"]).values())
+        per_start: dict[int, list[float]] = {}
+        for r in read_jsonl(e["path"]):
+            per_start.setdefault(int(r["k"]), []).append(float(r["score"]))
+        for start, scores in sorted(per_start.items()):
+            c = causal_effect(scores, unpatched, guide)
+            keys = ("model", "seed", "m1", "dataset", "width")
+            records.append({**{key: e[key] for key in keys}, "kind": "window", "start": start, "C": c})
+    return pd.DataFrame.from_records(records)
+
+
+LABELS = {"top": "safety neurons", "random": "random neurons"}
+STYLES = {"top": "-o", "random": "--s"}
+
+
+def plot_effect_curves(curves: pd.DataFrame, path: str | Path, x: str = "k", xlabel: str = "patched neurons k") -> None:
+    """Fig. 2 and its kin: one panel per model x M1, one line per ``kind`` (top = safety neurons, random =
+    random neurons, or a source name); mean and 95% CI over training seeds when there are several."""
+    panels = list(curves[["model", "m1"]].drop_duplicates().itertuples(index=False))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.2), squeeze=False, sharey=True)
     for ax, (model, m1) in zip(axes[0], panels, strict=True):
         sub = curves[(curves.model == model) & (curves.m1 == m1)]
-        for kind, style in (("top", "-o"), ("random", "--s")):
-            g = sub[sub.kind == kind].groupby("k")["C"]
-            if not len(g):
-                continue
-            stats_ = [(k, *mean_ci(v.tolist())) for k, v in g]
-            ks, means, halves = (np.array(x) for x in zip(*stats_, strict=True))
-            label = "safety neurons" if kind == "top" else "random neurons"
-            ax.plot(ks, means, style, ms=3, label=label)
-            ax.fill_between(ks, means - halves, means + halves, alpha=0.2)
+        for kind, g in sub.groupby("kind", sort=False):
+            stats_ = [(xv, *mean_ci(v.tolist())) for xv, v in g.groupby(x)["C"]]
+            xs, means, halves = (np.array(a) for a in zip(*stats_, strict=True))
+            ax.plot(xs, means, STYLES.get(kind, "-"), ms=3, label=LABELS.get(kind, kind))
+            ax.fill_between(xs, means - halves, means + halves, alpha=0.2)
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-        ax.set_title(f"{model} {m1.upper()}", fontsize=9)
-        ax.set_xlabel("patched neurons k")
+        ax.set_title(f"{model} {m1}", fontsize=9)
+        ax.set_xlabel(xlabel)
     axes[0][0].set_ylabel("causal effect C")
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6)
     _save(fig, path)
 
 

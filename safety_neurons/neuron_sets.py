@@ -32,6 +32,11 @@ def window(ranking: torch.Tensor, start: int, width: int) -> Neurons:
     return from_ranks(ranking, start, start + width)
 
 
+def window_sets(ranking: torch.Tensor, starts: list[int], width: int) -> dict[str, Neurons]:
+    """Windows [start, start + width) for every start whose window fits in the ranking (E12's sweep)."""
+    return {str(start): window(ranking, start, width) for start in starts if start + width <= len(ranking)}
+
+
 def layer_counts(neurons: Neurons) -> dict[int, int]:
     """How many neurons each layer holds."""
     return {layer: len(ids) for layer, ids in neurons.items() if ids}

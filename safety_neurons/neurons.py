@@ -184,7 +184,19 @@ def select_prompts(rows: list[dict], n: int, selection: str, seed: int) -> list[
         chosen = rows[:n]
     else:
         chosen = [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), min(n, len(rows))))]
-    return [r["prompt"] for r in chosen]
+    return [prompt_of(r) for r in chosen]
+
+
+def prompt_of(row: dict) -> str:
+    """The user request of a normalized record: prompt sets' ``prompt``, else the first user message of a
+    preference (``prompt_messages``) or chat (``messages``) record, so any of them can find neurons (E13)."""
+    if "prompt" in row:
+        return row["prompt"]
+    messages = row.get("prompt_messages") or row.get("messages") or []
+    for m in messages:
+        if m["role"] == "user":
+            return m["content"]
+    raise ValueError(f"record {row.get('id')!r} has no prompt or user message")
 
 
 def skewness(x: torch.Tensor) -> float:

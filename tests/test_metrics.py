@@ -119,3 +119,35 @@ def test_missing_k_is_an_error(tmp_path):
     f = _scores(tmp_path / "s.jsonl", [{"id": "a", "k": 0, "score": 1.0}])
     with pytest.raises(ValueError, match="no scored rows with k=5"):
         safety_long([dict(model="m", seed=1, judge="j", dataset="d", row="sft+x-top", k=5, path=f)])
+
+
+def test_cross_sets_and_tables(tmp_path):
+    """Shared top-k sets (E7), k = 0 always present; Table 3 deltas and Table 10 rows from known scores."""
+    import torch
+
+    from safety_neurons.cross import cross_long, cross_sets, shared_top, table3, table10
+
+    a = torch.tensor([[1, 5], [0, 2], [1, 7], [0, 3]])
+    b = torch.tensor([[0, 2], [1, 9], [1, 5], [0, 3]])
+    assert shared_top([a, b], 3) == {1: [5], 0: [2]}  # layers in a's order of first appearance
+    assert shared_top([a], 2) == {1: [5], 0: [2]}
+    sets = cross_sets([a, b], [3], [0.5])  # 0.5 x 4 ranked -> k = 2
+    assert set(sets) == {0, 2, 3} and sets[0] == {} and sets[2] == {0: [2]}
+    rows = [
+        {"id": i, "k": k, "score": s, "n_neurons": n}
+        for i, k, s, n in [("a", 0, 1.0, 0), ("b", 0, 3.0, 0), ("a", 3, -2.0, 2), ("b", 3, -4.0, 2)]
+    ]
+    e = dict(name="help_to_safe", model="m", dataset="bt", m1="hh_harmless", guide="hh_helpful")
+    cost = _scores(tmp_path / "c.jsonl", rows)
+    reward = _scores(tmp_path / "r.jsonl", [r | {"score": -r["score"]} for r in rows])
+    guide = _scores(tmp_path / "g.jsonl", [{"id": "a", "k": 0, "score": -5.0}, {"id": "b", "k": 0, "score": -7.0}])
+    long = cross_long(
+        [e | dict(judge="cost", path=cost, guide_path=guide), e | dict(judge="reward", path=reward, guide_path=guide)]
+    )
+    patched = long[(long.judge == "cost") & (long.k == 3)].iloc[0]
+    assert patched["delta"] == pytest.approx(-5.0) and patched["C"] == pytest.approx(-5.0 / -8.0)
+    t3 = table3(long, ["help_to_safe"])
+    assert t3.loc[0, "delta_cost"] == pytest.approx(-5.0) and t3.loc[0, "delta_reward"] == pytest.approx(5.0)
+    t10 = table10(long[long.judge == "cost"].assign(name="joint_hh"), "joint_hh")
+    assert list(t10["row"]) == ["DPO hh_harmless", "DPO hh_harmless patched (k=3, 2 neurons)", "DPO hh_helpful"]
+    assert list(t10["bt"]) == pytest.approx([2.0, -3.0, -6.0])

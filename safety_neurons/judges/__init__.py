@@ -54,5 +54,5 @@ def score_rows(spec: dict, path: str | None, rows: list[dict]) -> list[dict]:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     judge = load_judge(spec, path, device=device)
     scores = judge.score([r["prompt"] for r in rows], [r["completion"] for r in rows])
-    keep = ("id", "dataset", "k", "source", "m1")
+    keep = ("id", "dataset", "k", "source", "m1", "n_neurons")
     return [{**{key: r[key] for key in keep if key in r}, "score": s} for r, s in zip(rows, scores, strict=True)]

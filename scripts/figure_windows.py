@@ -1,0 +1,11 @@
+"""Snakemake adapter: Fig. 6, causal effect of sliding windows of ranks (E12), + the curve as CSV."""
+
+from safety_neurons.figures import plot_effect_curves, window_curves
+from safety_neurons.logs import to_file
+from safety_neurons.outputs import atomic_text
+
+with to_file(snakemake.log[0]):
+    curves = window_curves(snakemake.params.entries)
+    with atomic_text(snakemake.output.curves) as f:
+        curves.to_csv(f, index=False)
+    plot_effect_curves(curves, snakemake.output.figure, x="start", xlabel="window start rank")

@@ -1,0 +1,22 @@
+"""Snakemake adapter: Spearman/overlap of the preference neurons of every DPO (E6), table and heatmaps."""
+
+import pandas as pd
+
+from safety_neurons.logs import to_file
+from safety_neurons.neurons import load_ranking
+from safety_neurons.outputs import atomic_text
+from safety_neurons.robustness import matrix, pairwise, plot_heatmaps
+
+with to_file(snakemake.log[0]):
+    p, files = snakemake.params, list(snakemake.input)
+    n = len(p.variants)
+    tables = []
+    for i, model in enumerate(p.models):
+        named = dict(zip(p.variants, files[i * n : (i + 1) * n], strict=True))
+        k = max(1, round(p.fraction * len(load_ranking(files[i * n]))))
+        tables.append(pairwise(named, k).assign(model=model))
+    df = pd.concat(tables, ignore_index=True)
+    with atomic_text(snakemake.output.table) as f:
+        df.to_csv(f, index=False)
+    mats = {m: matrix(df[df["model"] == m], p.variants, "spearman") for m in p.models}
+    plot_heatmaps(mats, snakemake.output.figure, "Spearman of preference neurons")

@@ -1,0 +1,19 @@
+"""Snakemake adapter: overlap and Spearman of the top-k neurons across training seeds (E5), per model."""
+
+import pandas as pd
+
+from safety_neurons.logs import to_file
+from safety_neurons.outputs import atomic_text
+from safety_neurons.robustness import pairwise
+
+with to_file(snakemake.log[0]) as log:
+    p, files = snakemake.params, list(snakemake.input)
+    n = len(p.seeds)
+    tables = []
+    for i, model in enumerate(p.models):
+        named = {f"s{seed}": f for seed, f in zip(p.seeds, files[i * n : (i + 1) * n], strict=True)}
+        tables.append(pairwise(named, p.k).assign(model=model))
+    df = pd.concat(tables, ignore_index=True)
+    with atomic_text(snakemake.output[0]) as f:
+        df.to_csv(f, index=False)
+    log.info("mean overlap %.3f, mean Spearman %.3f", df["overlap"].mean(), df["spearman"].mean())

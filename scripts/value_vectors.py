@@ -1,0 +1,17 @@
+"""Snakemake adapter: Table 9, top tokens of the top neurons' value vectors (base weights), every model."""
+
+from safety_neurons.loading import load_base, load_tokenizer, placement
+from safety_neurons.logs import to_file
+from safety_neurons.neurons import load_ranking
+from safety_neurons.value_vectors import top_tokens, write_csv
+
+with to_file(snakemake.log[0]):
+    p, rows = snakemake.params, []
+    for model, dtype, base, scores in zip(
+        p.models, p.dtypes, snakemake.input.base, snakemake.input.scores, strict=True
+    ):
+        device, dtype = placement(dtype)
+        lm = load_base(base, dtype, device)
+        found = top_tokens(lm, load_tokenizer(base), load_ranking(scores), p.top, p.tokens)
+        rows += [r | {"model": model} for r in found]
+    write_csv(rows, snakemake.output[0])
