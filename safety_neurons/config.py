@@ -158,7 +158,11 @@ def _check_evaluation(config: dict) -> None:
         (f"extra_judges[{i}]", n) for i, n in enumerate(ev["extra_judges"])
     ]:
         _need(name in judges, f"evaluation.{key}", f"unknown judge {name!r} (defined: {sorted(judges)})")
-    _need(judge_direction(judges[ev["cost_judge"]]) == "cost", "evaluation.cost_judge", "needs a judge with direction cost")
+    _need(
+        judge_direction(judges[ev["cost_judge"]]) == "cost",
+        "evaluation.cost_judge",
+        "needs a judge with direction cost",
+    )
     _need(ev["table_k"] in patching["ks"], "evaluation.table_k", f"{ev['table_k']} is not in patching.ks")
     _need(ev["figure_dataset"] in patching["datasets"], "evaluation.figure_dataset", "must be one of patching.datasets")
     variants = config["neurons"]["variants"]

@@ -108,7 +108,17 @@ def adapters(bases, tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     }
 
 
-WORKFLOW_FILES = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles", "envs", "report"]
+WORKFLOW_FILES = [
+    "Snakefile",
+    "config.yaml",
+    "rules",
+    "scripts",
+    "configs",
+    "safety_neurons",
+    "profiles",
+    "envs",
+    "report",
+]
 CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml"]
 
 

@@ -115,7 +115,9 @@ def test_judged_scores_and_tables(embedded_run):
     t1 = pd.read_csv(res / "tables" / "table1.csv").set_index(["model", "row"])
     for model in ("tiny_llama", "tiny_qwen2"):
         m = t8.loc[model]
-        expected = causal_effect(m.at["sft+main-top", "tiny_red_team"], m.at["sft", "tiny_red_team"], m.at["dpo", "tiny_red_team"])
+        expected = causal_effect(
+            m.at["sft+main-top", "tiny_red_team"], m.at["sft", "tiny_red_team"], m.at["dpo", "tiny_red_team"]
+        )
         assert t1.at[(model, "sft+main-top"), "C_tiny_red_team"] == pytest.approx(expected, nan_ok=True)
         dgen = sum(m.at["sft+main-top", b] - m.at["sft", b] for b in ("gsm8k", "bbh", "mmlu", "tqa")) / 4
         assert t1.at[(model, "sft+main-top"), "delta_gen"] == pytest.approx(dgen)
