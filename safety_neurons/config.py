@@ -79,6 +79,8 @@ def _check_models(config: dict) -> None:
         _need(_name_ok(name), key, "model names use letters, digits and '_' only")
         if m["source"] == "hub":
             _need("hub_id" in m, key, "source 'hub' needs hub_id")
+        elif m["source"] == "gguf":
+            _need("package" in m, key, "source 'gguf' needs package (the PyPI package shipping the file)")
         else:
             for f in ("d_model", "n_heads", "n_kv_heads", "max_positions"):
                 _need(f in m, key, f"source 'tiny' needs {f}")
@@ -220,7 +222,14 @@ def _check_experiments(config: dict) -> None:
         variant(f"experiments.curves.sources[{i}]", source.rsplit("-", 1)[0])
     if "windows" in ex:
         variant("experiments.windows.variant", ex["windows"]["variant"])
-    for section in ("value_vectors", "preferences", "curves", "windows"):
+    if "safeguard" in ex:
+        sg = ex["safeguard"]
+        for i, d in enumerate([sg["train"], *sg["tests"]]):
+            _check_ref(
+                datasets, f"experiments.safeguard.{'train' if i == 0 else f'tests[{i - 1}]'}", d, PROMPT_KINDS, "prompt"
+            )
+        _need(sg["deploy_k"] in sg["ks"], "experiments.safeguard.deploy_k", "must be one of experiments.safeguard.ks")
+    for section in ("value_vectors", "preferences", "curves", "windows", "safeguard"):
         for i, m in enumerate(ex.get(section, {}).get("models", [])):
             _need(m in models, f"experiments.{section}.models[{i}]", f"unknown model {m!r}")
     for i, v in enumerate(ex["preferences"]["variants"]):

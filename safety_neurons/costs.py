@@ -50,6 +50,12 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         p, c = config["patching"], config["experiments"]["cross"][wildcards["cross"]]
         steps = 1 + 2 * (len(c["ks"]) + len(c["fractions"]))  # k = 0 runs M1 alone
         return {"generate": p["n_prompts"] * p["max_new_tokens"] * steps}
+    if rule in ("safeguard_generation", "safeguard_features"):
+        sg = config["experiments"]["safeguard"]
+        n = sg["n_train"] if wildcards["dataset"] == sg["train"] else sg["n_test"]
+        if rule == "safeguard_features":
+            return {"forward": n * PROMPT_TOKENS}
+        return {"generate": n * sg["max_new_tokens"]}
     if rule == "general_eval":
         return _general_tokens(config, wildcards)
     raise KeyError(f"no cost model for rule {rule!r}")

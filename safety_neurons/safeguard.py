@@ -345,3 +345,41 @@ def run_features(
     )
     save_features(out, x, recorded, [r["id"] for r in rows])
     log.info("%d prompts x %d features -> %s", *x.shape, out)
+
+
+def _labelled(features_path: str, scored_path: str) -> tuple[np.ndarray, Neurons, np.ndarray, np.ndarray]:
+    """Features, the neurons they cover, labels (judge cost > 0) and costs of one prompt file."""
+    from .data.loaders import read_jsonl
+
+    x, recorded, ids = load_features(features_path)
+    rows = read_jsonl(scored_path)
+    return x, recorded, harm_labels(rows, ids), response_costs(rows, ids)
+
+
+def run_eval(
+    names: Sequence[str],
+    features: Sequence[str],
+    scored: Sequence[str],
+    clf: tuple[str, str],
+    ranking_path: str,
+    p: dict,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The E10 evaluation of one guarded model: the accuracy curve (train on each prompt file, test on the
+    others merged; Fig. 10b) and deployment on the test files (Fig. 4) with a classifier on the top
+    ``deploy_k`` neurons fit on ``clf`` = (features, scored) of the training prompts (D8: own or SFT's)."""
+    from .neurons import load_ranking
+
+    ranking = load_ranking(ranking_path)
+    data = {n: _labelled(f, s) for n, f, s in zip(names, features, scored, strict=True)}
+    recorded = next(iter(data.values()))[1]
+    xy = {n: (d[0], d[2]) for n, d in data.items()}
+    curve = accuracy_curve(xy, recorded, ranking, p["ks"], p["d_mlp"], p["seeds"], disjoint=p["disjoint"])
+    x_c, rec_c, y_c, _ = _labelled(*clf)
+    guard = top_k(ranking, p["deploy_k"])
+    model = fit(x_c[:, columns(rec_c, guard)], y_c)
+    deploy = [
+        {"dataset": n, **deployment(d[3], model.predict(d[0][:, columns(d[1], guard)]))}
+        for n, d in data.items()
+        if n != p["train"]
+    ]
+    return curve, pd.DataFrame.from_records(deploy)

@@ -1,5 +1,6 @@
-"""Baseline rankings (Pruning/Wanda, SN-Tune): streaming scores equal a naive computation with the (IA)3 scale
-applied by hand, batching does not change them, and the saved rankings feed ``neuron_sets`` as intended."""
+"""Baseline rankings (Pruning/Wanda, SN-Tune): streaming scores equal a naive computation on the peft-merged
+DPO model (the (IA)3 vectors folded into W_down, plain torch hooks), batching does not change them, and the
+saved rankings feed ``neuron_sets`` as intended."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from safety_neurons import baselines, models, neuron_sets
-from safety_neurons.activations import Recorder, neuron_sites
 from safety_neurons.data.loaders import read_jsonl
 from safety_neurons.neurons import load_ranking
 
@@ -30,16 +31,20 @@ def texts(normalized, bases) -> dict[str, list[str]]:
     }
 
 
-def naive_acts(base, tok, texts: list[str], scales) -> list[torch.Tensor]:
-    """Per layer, every token's activation [T, d_mlp] of the unadapted base, one text at a time, times the
-    stacked (IA)3 vectors applied here rather than by the hooks."""
-    per_text = []
-    for text in texts:
-        rec = Recorder(lambda x: x[0].clone())
-        with models.Policy("base", base, None).active(rec) as m, torch.no_grad():
-            m(input_ids=tok(text, return_tensors="pt")["input_ids"])
-        per_text.append(rec.acts)
-    return [torch.cat([a[layer] for a in per_text]).double() * scales[layer].double() for layer in range(len(scales))]
+def naive_acts(model, tok, texts: list[str]) -> list[torch.Tensor]:
+    """Per layer, every token's down_proj input [T, d_mlp], one unpadded text at a time, by plain torch hooks."""
+    acts: dict[int, list[torch.Tensor]] = {}
+    sites = [layer.mlp.down_proj for layer in model.model.layers]
+    handles = [
+        site.register_forward_pre_hook(lambda _m, args, i=i: acts.setdefault(i, []).append(args[0][0].clone()))
+        for i, site in enumerate(sites)
+    ]
+    with torch.no_grad():
+        for text in texts:
+            model(input_ids=tok(text, return_tensors="pt")["input_ids"])
+    for h in handles:
+        h.remove()
+    return [torch.cat(acts[i]).double() for i in range(len(sites))]
 
 
 def naive_scores(method: str, acts: list[torch.Tensor], weights: list[torch.Tensor], agg: str) -> torch.Tensor:
@@ -55,19 +60,22 @@ def naive_scores(method: str, acts: list[torch.Tensor], weights: list[torch.Tens
     return torch.stack(out).float()
 
 
-@pytest.mark.parametrize("name", ARCHS)
-@pytest.mark.parametrize(("method", "agg"), [("wanda", "sum"), ("wanda", "max"), ("sn_tune", "sum")])
+CASES = [(name, method, "sum") for method in baselines.METHODS for name in ARCHS] + [("tiny_gemma", "wanda", "max")]
+
+
+@pytest.mark.parametrize(("name", "method", "agg"), CASES)
 def test_streaming_scores_equal_naive_with_ia3_scaling(name, method, agg, bases, adapters, texts):
     tok = models.load_tokenizer(bases[name])
     base = models.load_base(bases[name])
     dpo = models.policy("dpo", base, list(adapters[name]))
     stats = baselines.baseline_stats(dpo, tok, texts[method], method=method, agg=agg, batch_size=4)
-    acts = naive_acts(base, tok, texts[method], dpo.scales)
-    weights = [site.weight for site in neuron_sites(base)]
+    merged = models.merged_copy(base, list(adapters[name]))  # peft folds the (IA)3 vectors into W_down
+    weights = [layer.mlp.down_proj.weight for layer in merged.model.layers]
+    acts = naive_acts(merged, tok, texts[method])
     torch.testing.assert_close(stats.scores, naive_scores(method, acts, weights, agg), rtol=1e-4, atol=1e-6)
     assert stats.n_tokens == len(acts[0]) and stats.n_prompts == N_TEXTS
-    unscaled = naive_acts(base, tok, texts[method], [torch.ones_like(s) for s in dpo.scales])
-    assert not torch.allclose(stats.scores, naive_scores(method, unscaled, weights, agg), rtol=1e-2)
+    unadapted = baselines.baseline_stats(base, tok, texts[method], method=method, agg=agg, batch_size=4)
+    assert not torch.allclose(stats.scores, unadapted.scores, rtol=1e-2)
 
 
 @pytest.mark.parametrize("method", baselines.METHODS)
@@ -98,13 +106,15 @@ def test_top_k_of_per_layer_ranking_is_each_layers_top_fraction():
         want = {
             layer: sorted(torch.topk(scores[layer], round(fraction * 200)).indices.tolist()) for layer in (0, 1, 2, 4)
         }
-        assert neuron_sets.top_k(ranking, k) == {layer: want[layer] for layer in neuron_sets.top_k(ranking, k)}
-        assert set(neuron_sets.top_k(ranking, k)) == {0, 1, 2, 4}
+        assert neuron_sets.top_k(ranking, k) == want
     assert baselines.top_fraction_k("global", 4, 200, 0.05) == 40
 
 
-@pytest.mark.parametrize(("method", "ranking", "prompts"), [("wanda", "per_layer", False), ("sn_tune", "global", True)])
-def test_run_stage_writes_a_change_score_file(method, ranking, prompts, bases, adapters, normalized, tmp_path):
+@pytest.mark.parametrize(
+    ("method", "ranking", "data"),
+    [("wanda", "per_layer", "hh_harmless_train"), ("sn_tune", "global", "hh_harmless_test")],
+)
+def test_run_stage_writes_a_change_score_file(method, ranking, data, bases, adapters, normalized, tmp_path):
     name = "tiny_llama"  # exclude_layers [3] in configs/tiny.yaml
     n_layers, d_mlp = models.mlp_width(models.load_base(bases[name]))
     p = dict(
@@ -112,11 +122,10 @@ def test_run_stage_writes_a_change_score_file(method, ranking, prompts, bases, a
         selection_seed=42, batch_size=2, max_length=64, chat_format="tulu", exclude_layers=[3], dtype="float32",
         model=name, n_layers=n_layers, d_mlp=d_mlp,
     )  # fmt: skip
-    data = normalized["hh_harmless_test" if prompts else "hh_harmless_train"]
     out, summ = tmp_path / "change_scores.safetensors", tmp_path / "summary.json"
-    info = baselines.run_stage(str(bases[name]), [str(a) for a in adapters[name]], str(data), p, str(out), str(summ))
-    from safetensors.torch import load_file
-
+    info = baselines.run_stage(
+        str(bases[name]), [str(a) for a in adapters[name]], str(normalized[data]), p, str(out), str(summ)
+    )
     saved = load_file(str(out))
     assert saved["scores"].shape == (n_layers, d_mlp)
     order = load_ranking(out)

@@ -1,0 +1,17 @@
+"""Snakemake adapter: safeguard accuracy (mean over training sets and seeds) and deployment tables, Fig. 10/4."""
+
+import pandas as pd
+
+from safety_neurons.figures import plot_safeguard
+from safety_neurons.logs import to_file
+from safety_neurons.outputs import atomic_text
+
+with to_file(snakemake.log[0]):
+    keys, inp = snakemake.params.groups, snakemake.input
+    curves = pd.concat([pd.read_csv(f).assign(**k) for k, f in zip(keys, inp.curves, strict=True)])
+    acc = curves.groupby(["model", "guarded", "neurons", "k"], as_index=False)[["accuracy", "majority"]].mean()
+    deploy = pd.concat([pd.read_csv(f).assign(**k) for k, f in zip(keys, inp.deployments, strict=True)])
+    for df, path in ((acc, snakemake.output.accuracy), (deploy, snakemake.output.deployment)):
+        with atomic_text(path) as f:
+            df.to_csv(f, index=False)
+    plot_safeguard(acc, deploy, snakemake.output.figure)
