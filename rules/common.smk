@@ -61,6 +61,8 @@ def gpus(wc):
 
 
 VARIANTS = config["neurons"]["variants"]
+CHANGE_VARIANTS = [v for v, s in VARIANTS.items() if s["method"] == "change_scores"]
+BASELINE_VARIANTS = [v for v, s in VARIANTS.items() if s["method"] != "change_scores"]
 PATCHING = config["patching"]
 EXP = config["experiments"]
 WINDOWS = EXP.get("windows")

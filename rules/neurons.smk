@@ -18,6 +18,8 @@ rule change_scores:
         "logs/change_scores/{model}_s{seed}_{variant}.log",
     benchmark:
         "benchmarks/change_scores/{model}_s{seed}_{variant}.tsv"
+    wildcard_constraints:
+        variant=alternatives(CHANGE_VARIANTS),
     conda:
         "../envs/torch.yaml"
     resources:
@@ -38,6 +40,53 @@ rule change_scores:
         },
     script:
         "../scripts/change_scores.py"
+
+
+rule baseline_scores:
+    input:
+        base="resources/base/{model}",
+        adapters=lambda wc: stage_adapters(
+            wc.model, wc.seed, "dpo", VARIANTS[wc.variant]["preference"]
+        ),
+        texts=lambda wc: dataset_file(VARIANTS[wc.variant]["prompts"]),
+    output:
+        scores=ensure(
+            "results/{model}/s{seed}/neurons/{variant}/change_scores.safetensors",
+            non_empty=True,
+        ),
+        summary="results/{model}/s{seed}/neurons/{variant}/summary.json",
+    log:
+        "logs/baseline_scores/{model}_s{seed}_{variant}.log",
+    benchmark:
+        "benchmarks/baseline_scores/{model}_s{seed}_{variant}.tsv"
+    wildcard_constraints:
+        variant=alternatives(BASELINE_VARIANTS),
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("baseline_scores"),
+        mem_mb=memory,
+    params:
+        code=code("baseline_scores"),
+        p=lambda wc: {
+            k: VARIANTS[wc.variant][k]
+            for k in ("method", "agg", "ranking", "top_fraction", "max_length")
+        }
+        | {
+            "n_texts": VARIANTS[wc.variant]["n_prompts"],
+            "selection": VARIANTS[wc.variant]["selection"],
+            "selection_seed": VARIANTS[wc.variant]["selection_seed"],
+            "batch_size": config["neurons"]["batch_size"],
+            "chat_format": config["chat_format"],
+            "exclude_layers": model_spec(wc)["exclude_layers"],
+            "dtype": model_spec(wc)["dtype"],
+            "model": wc.model,
+            "n_layers": model_spec(wc)["n_layers"],
+            "d_mlp": model_spec(wc)["d_mlp"],
+        },
+    script:
+        "../scripts/baseline_scores.py"
 
 
 rule neuron_sets:

@@ -34,6 +34,9 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         v = n["variants"][wildcards["variant"]]
         new = n["max_new_tokens"] if v["token_type"] == "completion" else 0
         return {"generate": v["n_prompts"] * new, "forward": 2 * v["n_prompts"] * (new + PROMPT_TOKENS)}
+    if rule == "baseline_scores":
+        v = config["neurons"]["variants"][wildcards["variant"]]
+        return {"forward": v["n_prompts"] * min(v["max_length"], 512)}
     if rule == "patched_generation":
         p = config["patching"]
         ks = config["experiments"]["windows"]["starts"] if wildcards["source"].endswith("-window") else p["ks"]
