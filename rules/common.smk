@@ -8,6 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from safety_neurons import costs
+from safety_neurons.baselines import top_fraction_k
 from safety_neurons.config import ConfigError, check_references, inherit_variants
 from safety_neurons.provenance import code_version
 from safety_neurons.data.synthetic import WORLD_FILES
@@ -116,9 +117,32 @@ def window_params(variant):
     return WINDOWS if WINDOWS and variant == WINDOWS["variant"] else None
 
 
-def sweep_keys(source):
-    """What a patching job sweeps: window starts for a '-window' source, else patching.ks."""
-    return WINDOWS["starts"] if source.endswith("-window") else PATCHING["ks"]
+def sweep_keys(model, source):
+    """What a patching job sweeps: window starts for a '-window' source, 0 and the top fraction for a
+    baseline (E3: its top 5%), else patching.ks."""
+    if source.endswith("-window"):
+        return WINDOWS["starts"]
+    if VARIANTS[variant_of(source)]["method"] != "change_scores":
+        return [0, source_k(model, source)]
+    return PATCHING["ks"]
+
+
+def source_k(model, source):
+    """k of a source's patched rows in Tables 1/8: a baseline's top fraction (E3: 5%; per-layer for Wanda),
+    else evaluation.table_k (the paper's 20,000 for "Ours")."""
+    v, spec = VARIANTS[variant_of(source)], config["models"][model]
+    if v["method"] == "change_scores":
+        return EVAL["table_k"]
+    ranked_layers = spec["n_layers"] - len(set(spec["exclude_layers"]))
+    return top_fraction_k(v["ranking"], ranked_layers, spec["d_mlp"], v["top_fraction"])
+
+
+def set_sizes(wc):
+    """The k of every set a variant's sets.json holds: the patching sweep plus a baseline's top fraction."""
+    ks = list(PATCHING["ks"])
+    if VARIANTS[wc.variant]["method"] != "change_scores":
+        ks.append(source_k(wc.model, f"{wc.variant}-top"))
+    return sorted(set(ks))
 
 
 def runtime(rule_name):
@@ -233,7 +257,7 @@ def eval_rows():
 
 def safety_manifest():
     """Every judged safety file of the tables (main seed): unpatched M1 = k 0 of its first patching file."""
-    out, seed, k = [], SEEDS[0], EVAL["table_k"]
+    out, seed = [], SEEDS[0]
     for model, judge, dataset in itertools.product(
         MODELS, SCORE_JUDGES, PATCHING["datasets"]
     ):
@@ -246,7 +270,7 @@ def safety_manifest():
                 base
                 | dict(
                     row=row,
-                    k=k if source else 0,
+                    k=source_k(model, source) if source else 0,
                     path=f"{scores}/{run}/{dataset}.jsonl",
                 )
             )
@@ -317,7 +341,10 @@ def fig2_manifest():
             guide_path=f"results/{model}/s{seed}/scores/{judge}/generations/{GUIDE}/{d}.jsonl",
         )
         for model, seed, m1, source in itertools.product(
-            MODELS, SEEDS[:1], PATCHING["m1"], PATCHING["sources"]
+            MODELS,
+            SEEDS,
+            PATCHING["m1"],
+            [s for pair in top_random_pairs() for s in pair],
         )
     ]
 
@@ -345,7 +372,8 @@ def guide_scores(model, seed, source, dataset, judge):
 
 
 def curves_manifest():
-    """C vs k of every curves source (E13/E14) on the figure set, main seed; one line per source."""
+    """C vs k of every curves source (E13/E14) on the figure set, main seed; one line per source, with the
+    main top-k source as the reference line."""
     judge, d, seed = EVAL["cost_judge"], EVAL["figure_dataset"], SEEDS[0]
     return [
         dict(
@@ -358,7 +386,9 @@ def curves_manifest():
             guide_path=guide_scores(model, seed, source, d, judge),
         )
         for model, m1, source in itertools.product(
-            CURVE_MODELS, EXP["curves"]["m1"], EXP["curves"]["sources"]
+            CURVE_MODELS,
+            EXP["curves"]["m1"],
+            dict.fromkeys([PATCHING["sources"][0], *EXP["curves"]["sources"]]),
         )
     ]
 

@@ -31,7 +31,7 @@ rule general_eval:
         p=lambda wc: {
             "benchmark": wc.benchmark,
             "options": benchmark_options(wc),
-            "k": EVAL["table_k"],
+            "k": source_k(wc.model, wc.gsource) if wc.gsource != "none" else 0,
             "batch_size": GENERAL["batch_size"],
             "chat_format": config["chat_format"],
             "dtype": model_spec(wc)["dtype"],

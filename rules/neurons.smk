@@ -102,7 +102,7 @@ rule neuron_sets:
         "../envs/torch.yaml"
     params:
         code=code("neuron_sets"),
-        ks=PATCHING["ks"],
+        ks=set_sizes,
         d_mlp=lambda wc: model_spec(wc)["d_mlp"],
         seed=config["neurons"]["random_seed"],
         disjoint=config["neurons"]["random_disjoint"],

@@ -62,7 +62,7 @@ rule patched_generation:
             "dtype": model_spec(wc)["dtype"],
             "source": wc.source,
             "m1": wc.m1,
-            "ks": sweep_keys(wc.source),
+            "ks": sweep_keys(wc.model, wc.source),
         },
     script:
         "../scripts/patched_generation.py"

@@ -166,6 +166,7 @@ def _check_evaluation(config: dict) -> None:
         "needs a judge with direction cost",
     )
     _need(ev["table_k"] in patching["ks"], "evaluation.table_k", f"{ev['table_k']} is not in patching.ks")
+    _need(0 in patching["ks"], "patching.ks", "needs 0: the unpatched M1 of every table and curve")
     _need(ev["figure_dataset"] in patching["datasets"], "evaluation.figure_dataset", "must be one of patching.datasets")
     variants = config["neurons"]["variants"]
     sources = [*patching["sources"], *ev["general"]["sources"]]

@@ -39,7 +39,10 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         return {"forward": v["n_prompts"] * min(v["max_length"], 512)}
     if rule == "patched_generation":
         p = config["patching"]
+        variant = config["neurons"]["variants"][wildcards["source"].rsplit("-", 1)[0]]
         ks = config["experiments"]["windows"]["starts"] if wildcards["source"].endswith("-window") else p["ks"]
+        if variant["method"] != "change_scores":
+            ks = [0, 1]  # a baseline: unpatched and its top fraction
         steps = sum(2 if k or wildcards["source"].endswith("-window") else 1 for k in ks)  # k = 0: M1 alone
         return {"generate": p["n_prompts"] * p["max_new_tokens"] * steps}
     if rule == "stage_generation":

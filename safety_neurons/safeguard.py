@@ -279,10 +279,13 @@ def accuracy_curve(
     """E10a: cross-dataset accuracy per k x neuron set (safety, rn_same, rn_last, rn_all) x seed x training set,
     one tidy row each; ``features`` hold each dataset's matrix over ``recorded``. Safety rows have seed <NA>."""
     rows = []
+    trainable = [d for d in train_names or list(features) if len(np.unique(features[d][1])) == 2]
+    for d in set(train_names or features) - set(trainable):  # e.g. an aligned model never harmful on a set
+        log.warning("safeguard: %s has one label class only; not used as a training set", d)
     for k, name, seed, neurons in sweep_sets(ranking, ks, d_mlp, seeds, disjoint):
         cols = columns(recorded, neurons)
         subset = {d: (x[:, cols], y) for d, (x, y) in features.items()}
-        for train in train_names or list(features):
+        for train in trainable:
             r = cross_dataset_accuracy(subset, train)
             rows.append((k, name, seed, train, r["accuracy"], r["majority"], r["convergence_warnings"] == 0))
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS)).astype({"seed": "Int64"})
@@ -376,10 +379,16 @@ def run_eval(
     curve = accuracy_curve(xy, recorded, ranking, p["ks"], p["d_mlp"], p["seeds"], disjoint=p["disjoint"])
     x_c, rec_c, y_c, _ = _labelled(*clf)
     guard = top_k(ranking, p["deploy_k"])
+    tests = {n: d for n, d in data.items() if n != p["train"]}
+    if len(np.unique(y_c)) < 2:  # no harmful (or no safe) training response: no classifier to deploy
+        log.warning("safeguard: the training responses have one label class; deployment not evaluated")
+        deploy = [
+            {"dataset": n, "n": len(d[3]), "mean_cost_all": float(d[3].mean()), "note": "one-class training set"}
+            for n, d in tests.items()
+        ]
+        return curve, pd.DataFrame.from_records(deploy)
     model = fit(x_c[:, columns(rec_c, guard)], y_c)
     deploy = [
-        {"dataset": n, **deployment(d[3], model.predict(d[0][:, columns(d[1], guard)]))}
-        for n, d in data.items()
-        if n != p["train"]
+        {"dataset": n, **deployment(d[3], model.predict(d[0][:, columns(d[1], guard)]))} for n, d in tests.items()
     ]
     return curve, pd.DataFrame.from_records(deploy)

@@ -77,8 +77,9 @@ def every_neuron(policy) -> dict[int, list[int]]:
 # ---------------------------------------------------------------------------------------------- scoring
 
 
-def test_exact_match_ignores_case_punctuation_and_surrounding_space():
-    assert normalize("  (A). ") == "a"
+def test_exact_match_ignores_case_and_punctuation_like_hf():
+    assert normalize("(A).") == "a"
+    assert not exact_match("]", "] ) }")  # Dyck: the target keeps its spaces, as in HF exact_match
     assert exact_match("True.", "true") and exact_match("(B)", "(b)") and exact_match("1,000", "1000")
     assert not exact_match("1 0", "10") and not exact_match("valid", "invalid")
 

@@ -159,17 +159,17 @@ def test_paper_grid_plans_offline():
     )
     assert counts == {
         "download_base": "4",
-        "sft": "4",
-        "dpo": "4",
-        "prepare_dataset": "14",
+        "sft": "20",
+        "dpo": "42",
+        "prepare_dataset": "23",
         "eval_prompts": "4",
-        "change_scores": "4",
-        "neuron_sets": "4",
-        "patched_generation": "64",
-        "download_judge": "1",  # beaver cost; refusal needs no model
-        "stage_generation": "16",  # the guide (DPO) on the 4 sets
-        "judge_responses": "160",  # 2 judges x (64 patched + 16 guide files)
-        "general_eval": "140",  # 4 models x 7 rows x 5 benchmarks
+        "change_scores": "80",
+        "neuron_sets": "52",
+        "patched_generation": "216",
+        "download_judge": "2",
+        "stage_generation": "24",
+        "judge_responses": "453",
+        "general_eval": "220",
         "tables": "1",
     }
 

@@ -29,6 +29,11 @@ CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", "tests/
 MODEL = "tiny_llama"  # the one model of tests/slurm/slurm.yaml
 GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation"}
 LOCAL_RULES = {"all"}  # run by Snakemake itself, never submitted
+# The chain from the tiny world to a judged patching sweep (the experiments' jobs are the same rules again).
+TARGETS = [
+    f"results/{MODEL}/s1/alignment_check.json",
+    f"results/{MODEL}/s1/scores/tiny_cost/patching/sft/main-top/tiny_red_team.jsonl",
+]
 SNAKEMAKE_TIMEOUT = 1200  # s; SIGINT (Snakemake ignores SIGTERM with jobs in flight), then KILL
 
 pytestmark = [
@@ -86,6 +91,7 @@ def slurm_run(slurm_cluster, tmp_path_factory):
         "--profile",
         "tests/slurm/profile",
         *CONFIGS,
+        *TARGETS,
     ]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

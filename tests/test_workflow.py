@@ -76,6 +76,12 @@ def test_every_job_wrote_its_log_and_benchmark(embedded_run):
         "general_eval",
         "tables",
         "figures",
+        "baseline_scores",
+        "cross_patching",
+        "experiments",
+        "safeguard_generation",
+        "safeguard_features",
+        "safeguard_eval",
     ):
         assert list((embedded_run / "logs" / rule).rglob("*.log")), rule
         bench = list((embedded_run / "benchmarks" / rule).rglob("*.tsv"))
@@ -102,7 +108,7 @@ def test_judged_scores_and_tables(embedded_run):
     t8 = pd.read_csv(res / "tables" / "table8.csv").set_index(["model", "row"])
     rows = {"sft", "dpo", "sft+main-top", "sft+main-random"}
     for model in ("tiny_llama", "tiny_qwen2"):
-        assert set(t8.loc[model].index) == rows
+        assert set(t8.loc[model].index) == rows | {"sft+wanda-top", "sft+sn_tune-top"}  # baselines: safety only
         d = res / model / "s1" / "scores"
         refusal = [json.loads(line) for line in (d / "refusal/generations/dpo_hh_harmless/tiny_red_team.jsonl").open()]
         assert len(refusal) == 12 and {r["score"] for r in refusal} <= {0.0, 1.0}
@@ -135,3 +141,33 @@ def test_figures_and_report(embedded_run):
     html = (embedded_run / "report.html").read_text()
     for caption in ("Table 8 (raw values)", "Table 1 (causal effect)", "Figure 2", "Figure 5"):
         assert caption in html, caption
+
+
+@pytest.mark.slow
+def test_experiments_outputs(embedded_run):
+    """Every experiment of the CI config lands its table: seeds, windows, value vectors, preferences, cross,
+    safeguard, and the baseline rankings that Table 8 patches."""
+    import pandas as pd
+
+    tables = embedded_run / "results" / "tables"
+    seeds = pd.read_csv(tables / "seeds.csv")
+    assert len(seeds) == 2 and seeds["overlap"].between(0, 1).all() and set(seeds["k"]) == {25}
+    assert set(pd.read_csv(tables / "windows.csv")["start"]) == {0, 25, 50}
+    t9 = pd.read_csv(tables / "table9.csv")
+    assert list(t9["rank"]) == [1, 2, 3] and t9["vector"].str.match(r"v\^\d+_\d+").all()
+    assert len(pd.read_csv(tables / "preferences.csv")) == 3  # 3 rankings -> 3 pairs
+    t3 = pd.read_csv(tables / "table3.csv")
+    assert set(t3["direction"]) == {"help_to_safe", "safe_to_help"} and {"delta_tiny_cost", "delta_tiny_reward"} <= set(
+        t3
+    )
+    assert len(pd.read_csv(tables / "table10.csv")) == 3  # helpful DPO, patched, HH DPO
+    acc = pd.read_csv(tables / "safeguard_accuracy.csv")
+    assert set(acc["neurons"]) == {"safety", "rn_same", "rn_last", "rn_all"} and acc["accuracy"].between(0, 1).all()
+    deploy = pd.read_csv(tables / "safeguard_deployment.csv")
+    assert set(deploy["dataset"]) == {"tiny_red_team", "tiny_beavertails"}
+    assert (deploy["n_accepted"] <= deploy["n"]).all()
+    for variant in ("wanda", "sn_tune"):
+        summary = json.loads((embedded_run / "results/tiny_llama/s1/neurons" / variant / "summary.json").read_text())
+        assert summary["n_ranked"] == 3 * 256  # layer 3 excluded, as for the change scores
+    for fig in ("fig3a_preferences", "fig3b_cross", "fig6_windows", "fig7_curves", "fig10_safeguard"):
+        assert (embedded_run / "results" / "figures" / f"{fig}.png").stat().st_size > 1000, fig

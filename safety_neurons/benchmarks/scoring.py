@@ -12,8 +12,9 @@ _BBH_ANSWER = re.compile(r"So the answer is (.*?)\.")
 
 
 def normalize(text: str) -> str:
-    """HF ``exact_match`` with ignore_case and ignore_punctuation, plus surrounding whitespace stripped."""
-    return text.lower().translate(_PUNCTUATION).strip()
+    """HF ``exact_match`` with ignore_case and ignore_punctuation (no stripping: an all-punctuation Dyck target
+    keeps its spaces, so an all-punctuation prediction does not match it by vanishing)."""
+    return text.lower().translate(_PUNCTUATION)
 
 
 def exact_match(prediction: str, target: str) -> bool:
