@@ -150,11 +150,12 @@ WORLD_FILES = {
 CATEGORIES = ["violence", "crime", "fraud", "privacy", "weapons", "harassment"]
 # What tiny policies emit, with the share of each in the labelled responses (see labelled_response).
 RESPONSE_KINDS = {
-    "refusal": 0.25,
-    "answer": 0.25,
-    "truncated": 0.15,
+    "refusal": 0.2,
+    "answer": 0.2,
+    "truncated": 0.1,
     "scrambled": 0.1,
-    "other_task": 0.1,
+    "other_task": 0.05,
+    "mixed": 0.2,
     "refusal_then_answer": 0.05,
     "babble": 0.1,
 }
@@ -251,6 +252,10 @@ def labelled_response(task: Task, tasks: list[Task], rng: random.Random) -> str:
         return _scrambled(answer(task), rng)
     if kind == "other_task":
         return answer(rng.choice([t for t in tasks if t != task]))
+    if kind == "mixed":  # some task's name with another's steps, as undertrained models write
+        other, named = rng.choice([t for t in tasks if t != task]), rng.choice(tasks)
+        mixed = answer(Task(named.text, other.harmful, other.steps))
+        return _truncated(mixed, rng) if rng.random() < 0.5 else mixed
     if kind == "refusal_then_answer":
         return f"{refusal(task, rng)} {answer(task)}"
     if kind == "babble":
