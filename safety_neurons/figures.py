@@ -3,6 +3,7 @@ neurons live and how change scores are distributed). Curves are also written as 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,10 +62,10 @@ STYLES = {"top": "-o", "random": "--s"}
 def plot_effect_curves(curves: pd.DataFrame, path: str | Path, x: str = "k", xlabel: str = "patched neurons k") -> None:
     """Fig. 2 and its kin: one panel per model x M1, one line per ``kind`` (top = safety neurons, random =
     random neurons, or a source name); mean and 95% CI over training seeds when there are several."""
-    panels = list(curves[["model", "m1"]].drop_duplicates().itertuples(index=False))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.2), squeeze=False, sharey=True)
-    for ax, (model, m1) in zip(axes[0], panels, strict=True):
-        sub = curves[(curves.model == model) & (curves.m1 == m1)]
+    models, m1s = list(dict.fromkeys(curves["model"])), list(dict.fromkeys(curves["m1"]))
+    fig, axes = plt.subplots(len(models), len(m1s), figsize=(3.6 * len(m1s), 2.8 * len(models)), squeeze=False)
+    for (r, model), (c, m1) in itertools.product(enumerate(models), enumerate(m1s)):
+        ax, sub = axes[r][c], curves[(curves.model == model) & (curves.m1 == m1)]
         for kind, g in sub.groupby("kind", sort=False):
             stats_ = [(xv, *mean_ci(v.tolist())) for xv, v in g.groupby(x)["C"]]
             xs, means, halves = (np.array(a) for a in zip(*stats_, strict=True))
@@ -72,7 +73,7 @@ def plot_effect_curves(curves: pd.DataFrame, path: str | Path, x: str = "k", xla
             ax.fill_between(xs, means - halves, means + halves, alpha=0.2)
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
         ax.set_title(f"{model} {m1}", fontsize=9)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel, fontsize=8)
     axes[0][0].set_ylabel("causal effect C")
     axes[0][0].legend(fontsize=6)
     _save(fig, path)

@@ -40,3 +40,18 @@ def test_failure_traceback_lands_in_the_log(tmp_path):
             {}["threshold"]
     text = log.read_text()
     assert "starting" in text and "a print" in text and "KeyError: 'threshold'" in text
+
+
+def test_atomic_files_get_umask_permissions(tmp_path):
+    """Outputs are readable like any other file (mkstemp's 0600 would hide results from group members)."""
+    import os
+
+    from safety_neurons.outputs import atomic_text
+
+    old = os.umask(0o022)
+    try:
+        with atomic_text(tmp_path / "x.csv") as f:
+            f.write("a\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.csv").stat().st_mode & 0o777 == 0o644
