@@ -240,9 +240,21 @@ def benchmark_shots(wc):
     return [dataset_file(shots)] if shots else []
 
 
+def benchmark_cot(wc):
+    """BBH's CoT prompts, fetched once per dataset (rule bbh_cot_prompts), not by every job."""
+    if wc.benchmark != "bbh" or not isinstance(
+        BENCHMARKS["bbh"]["options"].get("cot_prompts"), str
+    ):
+        return []
+    return [f"resources/data/{BENCHMARKS['bbh']['dataset']}.cot_prompts.json"]
+
+
 def benchmark_options(wc):
-    """A benchmark's options, with the model's perplexity BOS rule (shots are read by the script)."""
+    """A benchmark's options, with the model's perplexity BOS rule (shots and fetched CoT prompts are read by
+    the script)."""
     opts = dict(BENCHMARKS[wc.benchmark]["options"])
+    if benchmark_cot(wc):
+        opts.pop("cot_prompts")
     if wc.benchmark == "ppl":
         opts["force_bos"] = model_spec(wc)["bos_each_window"]
     return opts

@@ -3,6 +3,24 @@
 # (static patching for log-likelihood tasks, dynamic patching for generation).
 
 
+rule bbh_cot_prompts:
+    input:
+        lambda wc: dataset_file(wc.dataset),
+    output:
+        ensure("resources/data/{dataset}.cot_prompts.json", non_empty=True),
+    log:
+        "logs/bbh_cot_prompts/{dataset}.log",
+    benchmark:
+        "benchmarks/bbh_cot_prompts/{dataset}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("bbh_cot_prompts"),
+        source=lambda wc: BENCHMARKS["bbh"]["options"]["cot_prompts"],
+    script:
+        "../scripts/bbh_cot_prompts.py"
+
+
 rule general_eval:
     input:
         base="resources/base/{model}",
@@ -11,6 +29,7 @@ rule general_eval:
         sets=lambda wc: general_sets(wc),
         data=lambda wc: dataset_file(BENCHMARKS[wc.benchmark]["dataset"]),
         shots=lambda wc: benchmark_shots(wc),
+        cot=lambda wc: benchmark_cot(wc),
     output:
         ensure(
             "results/{model}/s{seed}/general/{policy}/{gsource}/{benchmark}.json",

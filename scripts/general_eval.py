@@ -18,6 +18,8 @@ with to_file(snakemake.log[0]) as log:
         sets = json.loads(Path(inp.sets[0]).read_text())[wc.gsource.rsplit("-", 1)[1]][str(p["k"])]
         neurons = {int(layer): ids for layer, ids in sets.items()}
     options = dict(p["options"]) | ({"shots": read_jsonl(inp.shots[0])} if inp.shots else {})
+    if inp.cot:
+        options["cot_prompts"] = json.loads(Path(inp.cot[0]).read_text())
     lm = load_eval_lm(
         inp.base,
         [str(Path(f).parent) for f in inp.m1],

@@ -155,6 +155,7 @@ def test_paper_grid_plans_offline():
             "judge_responses",
             "general_eval",
             "tables",
+            "bbh_cot_prompts",
         }
     )
     assert counts == {
@@ -164,13 +165,14 @@ def test_paper_grid_plans_offline():
         "prepare_dataset": "23",
         "eval_prompts": "4",
         "change_scores": "80",
-        "neuron_sets": "52",
-        "patched_generation": "216",
+        "neuron_sets": "68",
+        "patched_generation": "280",
         "download_judge": "2",
-        "stage_generation": "24",
-        "judge_responses": "453",
+        "stage_generation": "40",
+        "judge_responses": "533",
         "general_eval": "220",
         "tables": "1",
+        "bbh_cot_prompts": "1",
     }
 
 

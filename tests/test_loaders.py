@@ -578,3 +578,17 @@ def test_read_jsonl_malformed_line_names_file_and_line(tmp_path):
     path = write_lines(tmp_path / "r.jsonl", ['{"a": 1}', "{"])
     with pytest.raises(DataError, match=r"r\.jsonl: line 2: malformed JSON"):
         read_jsonl(path)
+
+
+def test_shp_history_cap_and_per_domain_sample(tmp_path):
+    """The authors' SHP subset: short histories only, then a seeded sample of n pairs per domain."""
+    rows = [
+        {"history": "w " * (i % 5 + 1), "human_ref_A": "a", "human_ref_B": "b", "labels": i % 2, "domain": f"d{i % 3}"}
+        for i in range(30)
+    ]
+    path = tmp_path / "shp.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = load("shp", {"local": str(path)}, max_history_words=3, per_domain=2, seed=1)
+    assert sorted(r["domain"] for r in out) == ["d0", "d0", "d1", "d1", "d2", "d2"]
+    assert all(len(r["prompt_messages"][0]["content"].split()) <= 3 for r in out)
+    assert out == load("shp", {"local": str(path)}, max_history_words=3, per_domain=2, seed=1)  # seeded

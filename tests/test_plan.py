@@ -22,17 +22,18 @@ KEYS = {"gpu_type", "total_gpu_hours", "jobs", "by_rule", "by_model", "calibrati
 PAPER_COUNTS = {
     "sft": 20,
     "dpo": 42,
-    "patched_generation": 216,
-    "judge_responses": 453,
+    "patched_generation": 280,
+    "judge_responses": 533,
     "general_eval": 220,
     "change_scores": 80,
     "safeguard_generation": 40,
     "safeguard_features": 40,
-    "stage_generation": 24,
+    "stage_generation": 40,
     "alignment_check": 20,
     "cross_patching": 13,
     "baseline_scores": 8,
     "all": 1,
+    "bbh_cot_prompts": 1,
     "cross_tables": 1,
     "download_base": 4,
     "download_judge": 2,
@@ -41,7 +42,7 @@ PAPER_COUNTS = {
     "figure_curves": 1,
     "figure_neurons": 1,
     "figure_windows": 1,
-    "neuron_sets": 52,
+    "neuron_sets": 68,
     "neuron_vocabulary": 1,
     "preference_correlation": 1,
     "prepare_dataset": 23,
@@ -93,8 +94,8 @@ def paper() -> dict:
 
 def test_paper_grid_job_counts(paper):
     assert {rule: row["jobs"] for rule, row in paper["by_rule"].items()} == PAPER_COUNTS
-    assert sum(row["jobs"] for row in paper["by_model"].values()) == len(paper["jobs"]) == 1285
-    assert paper["by_model"]["-"]["jobs"] == 45  # downloads, datasets, prompts, tables, figures, all
+    assert sum(row["jobs"] for row in paper["by_model"].values()) == len(paper["jobs"]) == 1462
+    assert paper["by_model"]["-"]["jobs"] == 46  # downloads, datasets, prompts, tables, figures, all
     assert paper["gpu_type"] == "a100-80gb"
 
 

@@ -15,6 +15,7 @@ import json
 import logging
 import lzma
 import os
+import random
 import re
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
@@ -453,10 +454,20 @@ def _rewardbench(rows: list[dict], origin: str, *, subsets: list[str] | None = N
     return out
 
 
-def _shp(rows: list[dict], origin: str, *, invert_labels: bool = False) -> list[dict]:
+def _shp(
+    rows: list[dict],
+    origin: str,
+    *,
+    invert_labels: bool = False,
+    max_history_words: int | None = None,
+    per_domain: int | None = None,
+    seed: int = 42,
+) -> list[dict]:
     """SHP -> preference records. Card convention: labels == 1 means A is preferred.
 
-    invert_labels=True reproduces the authors' code (chosen = A when labels == 0).
+    invert_labels=True reproduces the authors' code (chosen = A when labels == 0). The authors keep histories
+    of <= 256 Llama-2 tokens and sample 2,000 pairs per domain: ``max_history_words`` (a word count, as the
+    loader has no tokenizer; ~197 words ~ 256 Llama-2 tokens) and ``per_domain`` (seeded) do the same.
     """
     _option(origin, "invert_labels", invert_labels, bool)
     out = []
@@ -464,10 +475,22 @@ def _shp(rows: list[dict], origin: str, *, invert_labels: bool = False) -> list[
         label = row.get("labels", typ=int)
         if label not in (0, 1):
             raise row.fail(f"key 'labels' must be 0 or 1, got {label!r}")
+        history = row.get("history")
+        if max_history_words is not None and len(history.split()) > max_history_words:
+            continue
         a, b = row.get("human_ref_A"), row.get("human_ref_B")
         chosen, rejected = (a, b) if (label == 1) != invert_labels else (b, a)
-        out.append(_preference(f"shp_{i}", row.get("history"), chosen, rejected, domain=row.get("domain")))
-    return out
+        out.append(_preference(f"shp_{i}", history, chosen, rejected, domain=row.get("domain")))
+    return out if per_domain is None else _per_domain(out, per_domain, seed)
+
+
+def _per_domain(records: list[dict], n: int, seed: int) -> list[dict]:
+    """At most n records per domain, drawn with one seeded stream over the domains in sorted order."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(r["domain"], []).append(r)
+    rng = random.Random(seed)
+    return [r for d in sorted(groups) for r in rng.sample(groups[d], min(n, len(groups[d])))]
 
 
 def _h4_stackexchange(rows: list[dict], origin: str) -> list[dict]:
