@@ -99,8 +99,6 @@ rule neuron_vocabulary:
         "benchmarks/experiments/value_vectors.tsv"
     conda:
         "../envs/torch.yaml"
-    resources:
-        gpu=max([config["models"][m]["gpus"] for m in VV_MODELS], default=0),
     params:
         code=code("value_vectors"),
         models=VV_MODELS,

@@ -469,7 +469,9 @@ def test_unknown_kind_lists_known_kinds():
 
 def test_unknown_option_is_named():
     with pytest.raises(
-        DataError, match=r"unknown option\(s\) \['subsets'\] for kind 'shp'; allowed: \['invert_labels'\]"
+        DataError,
+        match=r"unknown option\(s\) \['subsets'\] for kind 'shp'; allowed: "
+        r"\['invert_labels', 'max_history_words', 'per_domain', 'seed'\]",
     ):
         load("shp", local("shp.jsonl"), subsets=["x"])
 

@@ -13,6 +13,8 @@ from safety_neurons import costs
 from safety_neurons.cli import main as cli
 from safety_neurons.config import load
 from safety_neurons.data.synthetic import WORLD_FILES
+from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES
+from safety_neurons.data.synthetic_preferences import PREFERENCE_FILES
 from safety_neurons.plan import measured_seconds, plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,13 +70,11 @@ GPU_RULES = {
 
 
 def expected_gpus(job: dict, config: dict) -> int:
-    """GPUs a job should request: the policy's for model stages, the judge's for judging, the value-vector
-    models' for Table 9, none for CPU stages."""
+    """GPUs a job should request: the policy's for model stages, the judge's for judging, none for CPU stages
+    (Table 9's value vectors are one matrix product per neuron)."""
     wc = job["wildcards"]
     if job["rule"] == "judge_responses":
         return config["judges"][wc["judge"]]["gpus"]
-    if job["rule"] == "neuron_vocabulary":
-        return max(config["models"][m]["gpus"] for m in config["experiments"]["value_vectors"]["models"])
     return config["models"][wc["model"]]["gpus"] if job["rule"] in GPU_RULES else 0
 
 
@@ -105,7 +105,7 @@ def test_paper_grid_gpu_hours_match_the_cost_model(paper):
     for job in paper["jobs"]:
         gpu = expected_gpus(job, config)
         assert job["gpu"] == gpu, job
-        if gpu and job["rule"] != "neuron_vocabulary":  # no cost model: a few seconds
+        if gpu:
             expected += gpu * costs.estimate_minutes(job["rule"], config, job["wildcards"]) / 60
     assert expected > 0
     assert paper["total_gpu_hours"] == pytest.approx(expected, abs=1e-3)
@@ -126,7 +126,7 @@ def test_text_output_has_the_total(capsys, paper):
     code, out, _ = run_cli(capsys, "--directory", str(REPO))
     assert code == 0
     total = next(line for line in out.splitlines() if line.startswith("total"))
-    assert f"{paper['total_gpu_hours']:.2f}" in total and "101" in total
+    assert f"{paper['total_gpu_hours']:.2f}" in total and str(len(paper["jobs"])) in total
     assert "patched_generation" in out and "llama2" in out and "calibration" in out
 
 
@@ -151,7 +151,7 @@ def workflow(tmp_path_factory) -> Path:
             shutil.copy2(src, wd / name)
     world = wd / "resources" / "tiny" / "world"
     world.mkdir(parents=True)
-    for name in WORLD_FILES.values():
+    for name in (WORLD_FILES | BENCHMARK_FILES | PREFERENCE_FILES).values():
         (world / name).write_text("generated\n")
     return wd
 
@@ -167,7 +167,7 @@ def test_stale_only_and_calibration(workflow, capsys):
     tiny = ["configs/tiny.yaml"]
     before = plan(workflow, [workflow / f for f in tiny])
     assert "tiny_world" not in before["by_rule"]  # its outputs exist: not stale
-    assert before["by_rule"]["sft"]["jobs"] == 4 and before["total_gpu_hours"] == 0  # gpus: 0
+    assert before["by_rule"]["sft"]["jobs"] == 8 and before["total_gpu_hours"] == 0  # 4 models x 2 seeds; gpus: 0
     assert before["calibration"] == {}
 
     config = load(workflow / "config.yaml", workflow / "configs" / "tiny.yaml")
