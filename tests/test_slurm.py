@@ -33,6 +33,7 @@ LOCAL_RULES = {"all"}  # run by Snakemake itself, never submitted
 TARGETS = [
     f"results/{MODEL}/s1/alignment_check.json",
     f"results/{MODEL}/s1/scores/tiny_cost/patching/sft/main-top/tiny_red_team.jsonl",
+    f"results/{MODEL}/s1/patching/sft/main-random/tiny_red_team.jsonl",
 ]
 SNAKEMAKE_TIMEOUT = 1200  # s; SIGINT (Snakemake ignores SIGTERM with jobs in flight), then KILL
 
@@ -88,10 +89,10 @@ def slurm_run(slurm_cluster, tmp_path_factory):
         sys.executable,
         "-m",
         "snakemake",
+        *TARGETS,  # before --configfile, which takes every following word
         "--profile",
         "tests/slurm/profile",
         *CONFIGS,
-        *TARGETS,
     ]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
