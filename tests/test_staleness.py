@@ -52,7 +52,7 @@ def test_changing_k_reruns_only_patching(embedded_run):
     assert set(counts) == AFTER_SETS
     assert counts["neuron_sets"] >= 2 * 2  # at least main for 2 models x 2 seeds: every set file of the sweep
     assert counts["patched_generation"] >= 2 * 2 * 2  # at least main top/random, 2 models x 2 seeds
-    assert counts["judge_responses"] == 2 * counts["patched_generation"]  # two judges each
+    assert counts["judge_responses"] >= counts["patched_generation"]  # every rerun sweep is judged again
 
 
 @pytest.mark.slow
