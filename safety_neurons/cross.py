@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
 from .data.loaders import read_jsonl
+from .metrics import causal_effect
 from .neuron_sets import Neurons, size, top_k
 from .tables import read_scores
 
@@ -40,7 +42,7 @@ def cross_long(entries: Sequence[dict]) -> pd.DataFrame:
     records = []
     for e in entries:
         rows = read_jsonl(e["path"])
-        guide = sum(read_scores(e["guide_path"]).values()) / len(read_scores(e["guide_path"]))
+        guide = float(np.mean(list(read_scores(e["guide_path"]).values())))
         per_k: dict[int, list[float]] = {}
         n_neurons = {}
         for r in rows:
@@ -49,7 +51,7 @@ def cross_long(entries: Sequence[dict]) -> pd.DataFrame:
         base = sum(per_k[0]) / len(per_k[0])
         for k, scores in sorted(per_k.items()):
             mean = sum(scores) / len(scores)
-            c = (mean - base) / (guide - base) if guide != base else float("nan")
+            c = causal_effect(mean, base, guide)
             keys = ("name", "model", "dataset", "judge", "m1", "guide")
             records.append(
                 {
