@@ -25,14 +25,14 @@ PAPER_COUNTS = {
     "sft": 20,
     "dpo": 42,
     "patched_generation": 280,
-    "judge_responses": 533,
+    "judge_responses": 544,
     "general_eval": 220,
     "change_scores": 80,
     "safeguard_generation": 40,
     "safeguard_features": 40,
     "stage_generation": 40,
     "alignment_check": 20,
-    "cross_patching": 13,
+    "cross_patching": 18,
     "baseline_scores": 8,
     "all": 1,
     "bbh_cot_prompts": 1,
@@ -94,7 +94,7 @@ def paper() -> dict:
 
 def test_paper_grid_job_counts(paper):
     assert {rule: row["jobs"] for rule, row in paper["by_rule"].items()} == PAPER_COUNTS
-    assert sum(row["jobs"] for row in paper["by_model"].values()) == len(paper["jobs"]) == 1462
+    assert sum(row["jobs"] for row in paper["by_model"].values()) == len(paper["jobs"]) == 1478
     assert paper["by_model"]["-"]["jobs"] == 46  # downloads, datasets, prompts, tables, figures, all
     assert paper["gpu_type"] == "a100-80gb"
 

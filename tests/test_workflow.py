@@ -161,6 +161,9 @@ def test_experiments_outputs(embedded_run):
         t3
     )
     assert len(pd.read_csv(tables / "table10.csv")) == 3  # helpful DPO, patched, HH DPO
+    cross = pd.read_csv(tables / "cross.csv").drop_duplicates("name").set_index("name")
+    assert cross.loc["other_preferences", ["m1", "guide"]].tolist() == ["hh_harmless", "hh_helpful"]  # E8 both ways
+    assert cross.loc["other_iefeedback_s2h", ["m1", "guide"]].tolist() == ["hh_helpful", "hh_harmless"]
     acc = pd.read_csv(tables / "safeguard_accuracy.csv")
     assert set(acc["neurons"]) == {"safety", "rn_same", "rn_last", "rn_all"} and acc["accuracy"].between(0, 1).all()
     deploy = pd.read_csv(tables / "safeguard_deployment.csv")
