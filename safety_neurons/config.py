@@ -233,6 +233,10 @@ def _check_experiments(config: dict) -> None:
     for section in ("value_vectors", "preferences", "curves", "windows", "safeguard"):
         for i, m in enumerate(ex.get(section, {}).get("models", [])):
             _need(m in models, f"experiments.{section}.models[{i}]", f"unknown model {m!r}")
+    for m in ex.get("safeguard", {}).get("models", []):
+        k, d_mlp = max(ex["safeguard"]["ks"]), models[m]["d_mlp"]
+        why = f"k = {k} > d_mlp = {d_mlp} of {m!r} (RN-Last draws k from one layer)"
+        _need(k <= d_mlp, "experiments.safeguard.ks", why)
     for i, v in enumerate(ex["preferences"]["variants"]):
         variant(f"experiments.preferences.variants[{i}]", v)
     for name, c in ex["cross"].items():
