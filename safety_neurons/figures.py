@@ -103,21 +103,26 @@ def plot_neuron_distributions(score_files: dict[str, str | Path], top: float, pa
 def plot_safeguard(accuracy: pd.DataFrame, deployment: pd.DataFrame, path: str | Path) -> None:
     """Fig. 10b / Fig. 4: upper row, accuracy vs k per neuron set (dotted: majority class) per guarded model;
     lower row, mean cost of all prompts vs the prompts the guard accepts, per test set."""
-    panels = list(accuracy[["model", "guarded"]].drop_duplicates().itertuples(index=False))
+    both = pd.concat([accuracy[["model", "guarded"]], deployment[["model", "guarded"]]])
+    panels = list(both.drop_duplicates().itertuples(index=False))
     fig, axes = plt.subplots(2, len(panels), figsize=(3.4 * len(panels), 6), squeeze=False)
     for col, (model, guarded) in enumerate(panels):
         ax = axes[0][col]
         sub = accuracy[(accuracy.model == model) & (accuracy.guarded == guarded)]
-        for neurons, g in sub.groupby("neurons", sort=False):
-            ax.plot(g["k"], g["accuracy"], "-o" if neurons == "safety" else "--", ms=3, label=neurons)
-        ax.plot(sub["k"], sub["majority"], ":", color="grey", label="majority")
-        ax.set_xscale("log")
+        if sub.empty:  # every training set had one label class (safeguard_eval warned)
+            ax.text(0.5, 0.5, "no two-class\ntraining set", ha="center", va="center", transform=ax.transAxes)
+        else:
+            for neurons, g in sub.groupby("neurons", sort=False):
+                ax.plot(g["k"], g["accuracy"], "-o" if neurons == "safety" else "--", ms=3, label=neurons)
+            ax.plot(sub["k"], sub["majority"], ":", color="grey", label="majority")
+            ax.set_xscale("log")
         ax.set_title(f"{model} {guarded}", fontsize=9)
         ax.set_xlabel("neurons k")
         d = deployment[(deployment.model == model) & (deployment.guarded == guarded)]
         xs = np.arange(len(d))
         axes[1][col].bar(xs - 0.2, d["mean_cost_all"], 0.4, label="no guard")
-        axes[1][col].bar(xs + 0.2, d["mean_cost_accepted"], 0.4, label="guarded")
+        if "mean_cost_accepted" in d:  # absent when the guard could not be trained (one label class)
+            axes[1][col].bar(xs + 0.2, d["mean_cost_accepted"], 0.4, label="guarded")
         axes[1][col].set_xticks(xs, d["dataset"], rotation=30, fontsize=7)
     axes[0][0].set_ylabel("accuracy")
     axes[0][0].legend(fontsize=6)

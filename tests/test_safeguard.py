@@ -212,3 +212,18 @@ def test_feature_rule_records_the_sweep_union(bases, adapters, ranking, tmp_path
     guarded = models.policy("sft", models.load_base(bases["tiny_llama"]), [sft])
     tok = models.load_tokenizer(bases["tiny_llama"])
     np.testing.assert_allclose(x, safeguard.last_prompt_activations(guarded, tok, PROMPTS, recorded), atol=1e-5)
+
+
+def test_figure_when_no_training_set_has_two_classes(tmp_path):
+    """An aligned (or never-harmful) model gives empty accuracy curves and no guarded costs: the figure still
+    shows the unguarded costs and says why there is no curve, instead of failing the whole report."""
+    import pandas as pd
+
+    from safety_neurons.figures import plot_safeguard
+
+    acc = pd.DataFrame(columns=["model", "guarded", "neurons", "k", "accuracy", "majority"])
+    deploy = pd.DataFrame(
+        {"dataset": ["bt", "rt"], "n": [24, 24], "mean_cost_all": [-3.1, -2.9], "note": "one-class training set"}
+    ).assign(model="m", guarded="sft")
+    plot_safeguard(acc, deploy, tmp_path / "fig.png")
+    assert (tmp_path / "fig.png").stat().st_size > 1000
