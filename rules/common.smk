@@ -459,6 +459,7 @@ def cross_manifest():
 SAFEGUARD = EXP.get("safeguard", {})
 SAFEGUARD_MODELS = [m for m in SAFEGUARD.get("models", []) if m in MODELS]
 SAFEGUARD_SETS = [SAFEGUARD["train"], *SAFEGUARD["tests"]] if SAFEGUARD else []
+SAFEGUARD_JUDGE = SAFEGUARD.get("judge", EVAL["cost_judge"])
 
 
 wildcard_constraints:
@@ -466,11 +467,11 @@ wildcard_constraints:
 
 
 def safeguard_file(wc, what, guarded, dataset):
-    """A safeguard prompt file's features (.npz) or its judged responses (cost judge)."""
+    """A safeguard prompt file's features (.npz) or its judged responses (safeguard judge)."""
     root = f"results/{wc.model}/s{wc.seed}"
     if what == "features":
         return f"{root}/safeguard/{guarded}/features/{dataset}.npz"
-    return f"{root}/scores/{EVAL['cost_judge']}/safeguard/{guarded}/generations/{dataset}.jsonl"
+    return f"{root}/scores/{SAFEGUARD_JUDGE}/safeguard/{guarded}/generations/{dataset}.jsonl"
 
 
 def safeguard_files(wc, what, guarded):

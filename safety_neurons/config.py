@@ -230,6 +230,9 @@ def _check_experiments(config: dict) -> None:
                 datasets, f"experiments.safeguard.{'train' if i == 0 else f'tests[{i - 1}]'}", d, PROMPT_KINDS, "prompt"
             )
         _need(sg["deploy_k"] in sg["ks"], "experiments.safeguard.deploy_k", "must be one of experiments.safeguard.ks")
+        if "judge" in sg:
+            _need(sg["judge"] in judges, "experiments.safeguard.judge", f"unknown judge {sg['judge']!r}")
+            _need(judge_direction(judges[sg["judge"]]) == "cost", "experiments.safeguard.judge", "needs a cost judge")
     for section in ("value_vectors", "preferences", "curves", "windows", "safeguard"):
         for i, m in enumerate(ex.get(section, {}).get("models", [])):
             _need(m in models, f"experiments.{section}.models[{i}]", f"unknown model {m!r}")

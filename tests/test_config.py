@@ -95,6 +95,7 @@ BAD = [
     ),
     ("unknown benchmark", "evaluation.general.benchmarks.humaneval", {"dataset": "mmlu"}, "humaneval"),
     ("bad loader option", "datasets.red_team.options", {"invert_labels": True}, "datasets.red_team.options"),
+    ("safeguard judge", "experiments.safeguard.judge", "beaver_reward", "experiments.safeguard.judge: needs a cost"),
     ("safeguard k > layer", "experiments.safeguard.ks", [1500, 20000], "k = 20000 > d_mlp = 11008 of 'llama2'"),
 ]
 
