@@ -196,3 +196,22 @@ def test_training_dataset_without_cost_hints_is_rejected():
     del cfg["datasets"]["hh_harmless_train"]["mean_tokens"]
     with pytest.raises(ConfigError, match="config key datasets.hh_harmless_train.mean_tokens: needed by the cost"):
         config.validate(cfg)
+
+
+@pytest.mark.parametrize("judge", ["beaver_cost", "refusal"])
+def test_safeguard_labels_come_from_the_safeguard_judge(tmp_path, judge):
+    """experiments.safeguard.judge picks whose scores label the guarded model's responses (default: the cost
+    judge); the dry run of the safeguard target asks for exactly that judge's score files."""
+    extra = tmp_path / "sg.yaml"
+    extra.write_text(f"active_models: [llama2]\nexperiments: {{safeguard: {{judge: {judge}}}}}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(extra), "--", "safeguard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=offline_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    labelled = {line.split("/scores/")[1].split("/")[0] for line in proc.stdout.split() if "/scores/" in line}
+    assert labelled == {judge}
