@@ -171,7 +171,7 @@ def test_paper_grid_plans_offline():
         "patched_generation": "280",
         "download_judge": "2",
         "stage_generation": "40",
-        "judge_responses": "533",
+        "judge_responses": "544",
         "general_eval": "220",
         "tables": "1",
         "bbh_cot_prompts": "1",
