@@ -125,7 +125,8 @@ def plot_safeguard(accuracy: pd.DataFrame, deployment: pd.DataFrame, path: str |
             axes[1][col].bar(xs + 0.2, d["mean_cost_accepted"], 0.4, label="guarded")
         axes[1][col].set_xticks(xs, d["dataset"], rotation=30, fontsize=7)
     axes[0][0].set_ylabel("accuracy")
-    axes[0][0].legend(fontsize=6)
+    if axes[0][0].get_legend_handles_labels()[0]:  # no curves when no set had two label classes
+        axes[0][0].legend(fontsize=6)
     axes[1][0].set_ylabel("mean cost")
     axes[1][0].legend(fontsize=6)
     _save(fig, path)
