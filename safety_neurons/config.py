@@ -154,17 +154,17 @@ def _check_judges(config: dict) -> None:
                 _check_ref(datasets, f"{key}.{f}", j[f], {"labelled_responses"}, "labelled_responses")
 
 
+def _check_judge_ref(judges: dict, key: str, name: str, cost: bool = False) -> None:
+    """A reference to a defined judge; ``cost``: one whose direction is cost (a harm score, as Eq. 4 needs)."""
+    _need(name in judges, key, f"unknown judge {name!r} (defined: {sorted(judges)})")
+    _need(not cost or judge_direction(judges[name]) == "cost", key, "needs a judge with direction cost")
+
+
 def _check_evaluation(config: dict) -> None:
     ev, judges, patching = config["evaluation"], config["judges"], config["patching"]
-    for key, name in [("cost_judge", ev["cost_judge"])] + [
-        (f"extra_judges[{i}]", n) for i, n in enumerate(ev["extra_judges"])
-    ]:
-        _need(name in judges, f"evaluation.{key}", f"unknown judge {name!r} (defined: {sorted(judges)})")
-    _need(
-        judge_direction(judges[ev["cost_judge"]]) == "cost",
-        "evaluation.cost_judge",
-        "needs a judge with direction cost",
-    )
+    _check_judge_ref(judges, "evaluation.cost_judge", ev["cost_judge"], cost=True)
+    for i, name in enumerate(ev["extra_judges"]):
+        _check_judge_ref(judges, f"evaluation.extra_judges[{i}]", name)
     _need(ev["table_k"] in patching["ks"], "evaluation.table_k", f"{ev['table_k']} is not in patching.ks")
     _need(0 in patching["ks"], "patching.ks", "needs 0: the unpatched M1 of every table and curve")
     _need(ev["figure_dataset"] in patching["datasets"], "evaluation.figure_dataset", "must be one of patching.datasets")
@@ -231,8 +231,7 @@ def _check_experiments(config: dict) -> None:
             )
         _need(sg["deploy_k"] in sg["ks"], "experiments.safeguard.deploy_k", "must be one of experiments.safeguard.ks")
         if "judge" in sg:
-            _need(sg["judge"] in judges, "experiments.safeguard.judge", f"unknown judge {sg['judge']!r}")
-            _need(judge_direction(judges[sg["judge"]]) == "cost", "experiments.safeguard.judge", "needs a cost judge")
+            _check_judge_ref(judges, "experiments.safeguard.judge", sg["judge"], cost=True)
     for section in ("value_vectors", "preferences", "curves", "windows", "safeguard"):
         for i, m in enumerate(ex.get(section, {}).get("models", [])):
             _need(m in models, f"experiments.{section}.models[{i}]", f"unknown model {m!r}")
@@ -255,7 +254,7 @@ def _check_experiments(config: dict) -> None:
         for i, d in enumerate(c["datasets"]):
             _check_ref(datasets, f"{key}.datasets[{i}]", d, PROMPT_KINDS, "prompt")
         for i, j in enumerate(c["judges"]):
-            _need(j in judges, f"{key}.judges[{i}]", f"unknown judge {j!r} (defined: {sorted(judges)})")
+            _check_judge_ref(judges, f"{key}.judges[{i}]", j)
 
 
 def _check_cost(config: dict) -> None:

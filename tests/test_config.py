@@ -95,7 +95,12 @@ BAD = [
     ),
     ("unknown benchmark", "evaluation.general.benchmarks.humaneval", {"dataset": "mmlu"}, "humaneval"),
     ("bad loader option", "datasets.red_team.options", {"invert_labels": True}, "datasets.red_team.options"),
-    ("safeguard judge", "experiments.safeguard.judge", "beaver_reward", "experiments.safeguard.judge: needs a cost"),
+    (
+        "safeguard judge",
+        "experiments.safeguard.judge",
+        "beaver_reward",
+        "experiments.safeguard.judge: needs a judge with direction cost",
+    ),
     ("safeguard k > layer", "experiments.safeguard.ks", [1500, 20000], "k = 20000 > d_mlp = 11008 of 'llama2'"),
 ]
 
@@ -117,26 +122,13 @@ def test_bad_config_names_the_key(what, key, value, message):
 def test_snakemake_rejects_bad_config_at_parse_time(tmp_path, text, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = dry_run("--configfile", str(bad))
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
 
 
 def test_paper_grid_plans_offline():
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=offline_env(),
-    )
+    proc = dry_run("--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
     counts = dict(
         line.split()[:2]
@@ -178,6 +170,12 @@ def test_paper_grid_plans_offline():
     }
 
 
+def dry_run(*args: str) -> subprocess.CompletedProcess:
+    """``snakemake -n`` in the repo with no network: planning must never reach a hub."""
+    cmd = [sys.executable, "-m", "snakemake", "-n", *args]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=offline_env())
+
+
 def offline_env() -> dict:
     import os
 
@@ -204,14 +202,7 @@ def test_safeguard_labels_come_from_the_safeguard_judge(tmp_path, judge):
     judge); the dry run of the safeguard target asks for exactly that judge's score files."""
     extra = tmp_path / "sg.yaml"
     extra.write_text(f"active_models: [llama2]\nexperiments: {{safeguard: {{judge: {judge}}}}}\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(extra), "--", "safeguard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=offline_env(),
-    )
+    proc = dry_run("--configfile", str(extra), "--", "safeguard")
     assert proc.returncode == 0, proc.stderr
     labelled = {line.split("/scores/")[1].split("/")[0] for line in proc.stdout.split() if "/scores/" in line}
     assert labelled == {judge}
