@@ -30,13 +30,9 @@ include: "rules/safeguard.smk"
 rule all:
     default_target: True
     input:
+        expand(layout.ALIGNMENT, model=MODELS, seed=SEEDS),
         expand(
-            "results/{model}/s{seed}/alignment_check.json",
-            model=MODELS,
-            seed=SEEDS,
-        ),
-        expand(
-            "results/{model}/s{seed}/patching/{m1}/{source}/{dataset}.jsonl",
+            layout.PATCHED,
             model=MODELS,
             seed=SEEDS[:1],
             m1=PATCHING["m1"],
@@ -46,5 +42,5 @@ rule all:
         rules.tables.output,
         rules.figure_causal_effect.output,
         rules.figure_neurons.output,
-        expand("results/judges/{judge}.json", judge=CLASSIFIER_JUDGES),
+        expand("results/judges/{judge}.json", judge=judges_of("classifier")),
         rules.experiments.input,

@@ -3,15 +3,13 @@
 
 rule alignment_check:
     input:
-        base="resources/base/{model}",
+        base=layout.BASE,
         sft=rules.sft.output[0],
-        dpo=lambda wc: dpo_adapter(
-            wc.model, wc.seed, config["alignment_check"]["preference"]
-        ),
-        harmful=dataset_file(config["alignment_check"]["harmful"]),
-        harmless=dataset_file(config["alignment_check"]["harmless"]),
+        dpo=lambda wc: layout.adapters(wc.model, wc.seed, "dpo", config["alignment_check"]["preference"])[-1],
+        harmful=data_file(config["alignment_check"]["harmful"]),
+        harmless=data_file(config["alignment_check"]["harmless"]),
     output:
-        "results/{model}/s{seed}/alignment_check.json",
+        layout.ALIGNMENT,
     log:
         "logs/alignment_check/{model}_s{seed}.log",
     benchmark:

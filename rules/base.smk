@@ -3,11 +3,11 @@
 
 rule download_base:
     output:
-        directory("resources/base/{model}"),
+        directory(layout.BASE),
     log:
         "logs/download_base/{model}.log",
     wildcard_constraints:
-        model=alternatives(HUB_MODELS),
+        model=alternatives(models_of("hub")),
     cache: "omit-software"
     conda:
         "../envs/torch.yaml"
@@ -42,13 +42,13 @@ rule pretrain_tiny:
         tokenizer=rules.tiny_tokenizer.output[0],
         corpus=rules.tiny_world.output.pretrain,
     output:
-        directory("resources/base/{model}"),
+        directory(layout.BASE),
     log:
         "logs/pretrain_tiny/{model}.log",
     benchmark:
         "benchmarks/pretrain_tiny/{model}.tsv"
     wildcard_constraints:
-        model=alternatives(TINY_MODELS),
+        model=alternatives(models_of("tiny")),
     conda:
         "../envs/torch.yaml"
     params:
@@ -62,13 +62,13 @@ rule pretrain_tiny:
 
 rule convert_gguf_base:
     output:
-        directory("resources/base/{model}"),
+        directory(layout.BASE),
     log:
         "logs/convert_gguf_base/{model}.log",
     benchmark:
         "benchmarks/convert_gguf_base/{model}.tsv"
     wildcard_constraints:
-        model=alternatives(GGUF_MODELS),
+        model=alternatives(models_of("gguf")),
     conda:
         "../envs/torch.yaml"
     params:

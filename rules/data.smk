@@ -5,9 +5,7 @@ rule tiny_world:
     output:
         **{
             role: f"resources/tiny/world/{name}"
-            for role, name in (
-                WORLD_FILES | BENCHMARK_FILES | PREFERENCE_FILES
-            ).items()
+            for role, name in (WORLD_FILES | BENCHMARK_FILES | PREFERENCE_FILES).items()
         },
     log:
         "logs/tiny_world/tiny_world.log",
@@ -24,9 +22,9 @@ rule tiny_world:
 
 rule prepare_dataset:
     input:
-        local_source,
+        get_local_source,
     output:
-        ensure("resources/data/{dataset}.jsonl", non_empty=True),
+        ensure(layout.DATA, non_empty=True),
     log:
         "logs/prepare_dataset/{dataset}.log",
     benchmark:

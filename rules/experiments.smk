@@ -1,14 +1,11 @@
 # The rest of the paper's grid (E4-E14), each with a named target: seeds, curves, windows, value_vectors,
 # preferences, cross. Patched generations go through the same patching/judging rules as the tables.
+CROSS = layout.cross_entries(config)
 
 
 rule seed_robustness:
     input:
-        lambda wc: expand(
-            "results/{model}/s{seed}/neurons/main/change_scores.safetensors",
-            model=MODELS,
-            seed=SEEDS,
-        ),
+        expand(layout.NEURON_SCORES, model=MODELS, seed=SEEDS, variant="main"),
     output:
         report(
             "results/tables/seeds.csv",
@@ -25,15 +22,14 @@ rule seed_robustness:
         code=code("seed_robustness"),
         models=MODELS,
         seeds=SEEDS,
-        k=EXP["seeds"]["k"],
+        k=config["experiments"]["seeds"]["k"],
     script:
         "../scripts/seed_robustness.py"
 
 
 rule figure_curves:
     input:
-        [e["path"] for e in curves_manifest()]
-        + [e["guide_path"] for e in curves_manifest()],
+        [e[f] for e in layout.curves_manifest(config) for f in ("path", "guide_path")],
     output:
         figure=report(
             "results/figures/fig7_curves.png",
@@ -49,16 +45,14 @@ rule figure_curves:
         "../envs/torch.yaml"
     params:
         code=code("figure_causal_effect"),
-        entries=curves_manifest(),
+        entries=layout.curves_manifest(config),
     script:
         "../scripts/figure_causal_effect.py"
 
 
 rule figure_windows:
     input:
-        [e["path"] for e in windows_manifest()]
-        + [e["unpatched_path"] for e in windows_manifest()]
-        + [e["guide_path"] for e in windows_manifest()],
+        [e[f] for e in layout.windows_manifest(config) for f in ("path", "unpatched_path", "guide_path")],
     output:
         figure=report(
             "results/figures/fig6_windows.png",
@@ -74,18 +68,19 @@ rule figure_windows:
         "../envs/torch.yaml"
     params:
         code=code("figure_windows"),
-        entries=windows_manifest(),
+        entries=layout.windows_manifest(config),
     script:
         "../scripts/figure_windows.py"
 
 
 rule neuron_vocabulary:
     input:
-        base=expand("resources/base/{model}", model=VV_MODELS),
+        base=expand(layout.BASE, model=layout.value_vector_models(config)),
         scores=expand(
-            "results/{model}/s{seed}/neurons/main/change_scores.safetensors",
-            model=VV_MODELS,
+            layout.NEURON_SCORES,
+            model=layout.value_vector_models(config),
             seed=SEEDS[:1],
+            variant="main",
         ),
     output:
         report(
@@ -101,10 +96,10 @@ rule neuron_vocabulary:
         "../envs/torch.yaml"
     params:
         code=code("value_vectors"),
-        models=VV_MODELS,
-        dtypes=[config["models"][m]["dtype"] for m in VV_MODELS],
-        top=EXP["value_vectors"]["top"],
-        tokens=EXP["value_vectors"]["tokens"],
+        models=layout.value_vector_models(config),
+        dtypes=[config["models"][m]["dtype"] for m in layout.value_vector_models(config)],
+        top=config["experiments"]["value_vectors"]["top"],
+        tokens=config["experiments"]["value_vectors"]["tokens"],
     script:
         "../scripts/value_vectors.py"
 
@@ -112,10 +107,10 @@ rule neuron_vocabulary:
 rule preference_correlation:
     input:
         expand(
-            "results/{model}/s{seed}/neurons/{variant}/change_scores.safetensors",
-            model=PREF_MODELS,
+            layout.NEURON_SCORES,
+            model=layout.preference_models(config),
             seed=SEEDS[:1],
-            variant=EXP["preferences"]["variants"],
+            variant=config["experiments"]["preferences"]["variants"],
         ),
     output:
         table=report(
@@ -136,30 +131,27 @@ rule preference_correlation:
         "../envs/torch.yaml"
     params:
         code=code("preference_correlation"),
-        models=PREF_MODELS,
-        variants=EXP["preferences"]["variants"],
-        fraction=EXP["preferences"]["k_fraction"],
+        models=layout.preference_models(config),
+        variants=config["experiments"]["preferences"]["variants"],
+        fraction=config["experiments"]["preferences"]["k_fraction"],
     script:
         "../scripts/preference_correlation.py"
 
 
 rule cross_patching:
     input:
-        base="resources/base/{model}",
-        m1=lambda wc: stage_adapters(wc.model, wc.seed, "dpo", CROSS[wc.cross]["m1"]),
-        guide=lambda wc: stage_adapters(
-            wc.model, wc.seed, "dpo", CROSS[wc.cross]["guide"]
+        base=layout.BASE,
+        m1=lambda wc: layout.adapters(wc.model, wc.seed, "dpo", CROSS[wc.cross]["m1"]),
+        guide=lambda wc: layout.adapters(wc.model, wc.seed, "dpo", CROSS[wc.cross]["guide"]),
+        rankings=lambda wc: expand(
+            layout.NEURON_SCORES,
+            model=wc.model,
+            seed=wc.seed,
+            variant=CROSS[wc.cross]["variants"],
         ),
-        rankings=lambda wc: [
-            f"results/{wc.model}/s{wc.seed}/neurons/{v}/change_scores.safetensors"
-            for v in CROSS[wc.cross]["variants"]
-        ],
-        prompts="resources/prompts/{dataset}.jsonl",
+        prompts=layout.PROMPTS,
     output:
-        ensure(
-            "results/{model}/s{seed}/cross/{cross}/{dataset}.jsonl",
-            non_empty=True,
-        ),
+        ensure(layout.CROSS_GENERATED, non_empty=True),
     log:
         "logs/cross_patching/{model}_s{seed}_{cross}_{dataset}.log",
     benchmark:
@@ -172,21 +164,15 @@ rule cross_patching:
         mem_mb=memory,
     params:
         code=code("cross_patching"),
-        p=lambda wc: {k: PATCHING[k] for k in ("max_new_tokens", "batch_size")}
-        | {k: CROSS[wc.cross][k] for k in ("ks", "fractions", "m1")}
-        | {
-            "chat_format": config["chat_format"],
-            "dtype": model_spec(wc)["dtype"],
-            "source": wc.cross,
-        },
+        p=lambda wc: generation_params(PATCHING, wc, wc.cross, CROSS[wc.cross]["m1"])
+        | {k: CROSS[wc.cross][k] for k in ("ks", "fractions")},
     script:
         "../scripts/cross_patching.py"
 
 
 rule cross_tables:
     input:
-        [e["path"] for e in cross_manifest()]
-        + [e["guide_path"] for e in cross_manifest()],
+        [e[f] for e in layout.cross_manifest(config) for f in ("path", "guide_path")],
     output:
         cross=report(
             "results/tables/cross.csv",
@@ -208,7 +194,7 @@ rule cross_tables:
         "../envs/torch.yaml"
     params:
         code=code("cross_tables"),
-        entries=cross_manifest(),
+        entries=layout.cross_manifest(config),
     script:
         "../scripts/cross_tables.py"
 
@@ -221,22 +207,22 @@ rule seeds:
 
 rule curves:
     input:
-        rules.figure_curves.output if curves_manifest() else [],
+        rules.figure_curves.output if layout.curves_manifest(config) else [],
 
 
 rule windows:
     input:
-        rules.figure_windows.output if windows_manifest() else [],
+        rules.figure_windows.output if layout.windows_manifest(config) else [],
 
 
 rule value_vectors:
     input:
-        rules.neuron_vocabulary.output if VV_MODELS else [],
+        rules.neuron_vocabulary.output if layout.value_vector_models(config) else [],
 
 
 rule preferences:
     input:
-        rules.preference_correlation.output if PREF_MODELS else [],
+        rules.preference_correlation.output if layout.preference_models(config) else [],
 
 
 rule cross:
@@ -252,4 +238,4 @@ rule experiments:
         rules.value_vectors.input,
         rules.preferences.input,
         rules.cross.input,
-        "results/tables/safeguard_accuracy.csv" if SAFEGUARD_MODELS else [],
+        "results/tables/safeguard_accuracy.csv" if layout.safeguard_models(config) else [],

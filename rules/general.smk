@@ -5,9 +5,9 @@
 
 rule bbh_cot_prompts:
     input:
-        lambda wc: dataset_file(wc.dataset),
+        lambda wc: data_file(wc.dataset),
     output:
-        ensure("resources/data/{dataset}.cot_prompts.json", non_empty=True),
+        ensure(layout.COT_PROMPTS, non_empty=True),
     log:
         "logs/bbh_cot_prompts/{dataset}.log",
     benchmark:
@@ -23,18 +23,15 @@ rule bbh_cot_prompts:
 
 rule general_eval:
     input:
-        base="resources/base/{model}",
-        m1=lambda wc: stage_adapters(wc.model, wc.seed, wc.policy, EVAL_PREF),
-        guide=lambda wc: guide_adapters(wc),
-        sets=lambda wc: general_sets(wc),
-        data=lambda wc: dataset_file(BENCHMARKS[wc.benchmark]["dataset"]),
-        shots=lambda wc: benchmark_shots(wc),
-        cot=lambda wc: benchmark_cot(wc),
+        base=layout.BASE,
+        m1=lambda wc: layout.adapters(wc.model, wc.seed, wc.policy, EVAL_PREF),
+        guide=get_general_guide,
+        sets=get_general_sets,
+        data=lambda wc: data_file(BENCHMARKS[wc.benchmark]["dataset"]),
+        shots=get_shots,
+        cot=get_cot_prompts,
     output:
-        ensure(
-            "results/{model}/s{seed}/general/{policy}/{gsource}/{benchmark}.json",
-            non_empty=True,
-        ),
+        ensure(layout.GENERAL, non_empty=True),
     log:
         "logs/general_eval/{model}_s{seed}_{policy}_{gsource}_{benchmark}.log",
     benchmark:
@@ -50,8 +47,8 @@ rule general_eval:
         p=lambda wc: {
             "benchmark": wc.benchmark,
             "options": benchmark_options(wc),
-            "k": source_k(wc.model, wc.gsource) if wc.gsource != "none" else 0,
-            "batch_size": GENERAL["batch_size"],
+            "k": (layout.source_k(config, wc.model, wc.gsource) if wc.gsource != "none" else 0),
+            "batch_size": EVAL["general"]["batch_size"],
             "chat_format": config["chat_format"],
             "dtype": model_spec(wc)["dtype"],
         },

@@ -4,11 +4,11 @@
 
 rule download_judge:
     output:
-        directory("resources/judges/beaver/{judge}"),
+        directory(layout.BEAVER_JUDGE),
     log:
         "logs/download_judge/{judge}.log",
     wildcard_constraints:
-        judge=alternatives(BEAVER_JUDGES),
+        judge=alternatives(judges_of("beaver")),
     cache: "omit-software"
     conda:
         "../envs/torch.yaml"
@@ -22,10 +22,10 @@ rule download_judge:
 
 rule train_judge:
     input:
-        train=lambda wc: dataset_file(JUDGES[wc.judge]["train"]),
-        test=lambda wc: dataset_file(JUDGES[wc.judge]["test"]),
+        train=lambda wc: data_file(JUDGES[wc.judge]["train"]),
+        test=lambda wc: data_file(JUDGES[wc.judge]["test"]),
     output:
-        model=ensure("resources/judges/classifier/{judge}.joblib", non_empty=True),
+        model=ensure(layout.CLASSIFIER_JUDGE, non_empty=True),
         metrics=report(
             "results/judges/{judge}.json",
             caption="../report/judge.rst",
@@ -36,7 +36,7 @@ rule train_judge:
     benchmark:
         "benchmarks/train_judge/{judge}.tsv"
     wildcard_constraints:
-        judge=alternatives(CLASSIFIER_JUDGES),
+        judge=alternatives(judges_of("classifier")),
     conda:
         "../envs/torch.yaml"
     params:
@@ -48,14 +48,11 @@ rule train_judge:
 
 rule stage_generation:
     input:
-        base="resources/base/{model}",
-        adapters=lambda wc: stage_adapters(wc.model, wc.seed, *stage_pref(wc.stage)),
-        prompts="resources/prompts/{dataset}.jsonl",
+        base=layout.BASE,
+        adapters=lambda wc: layout.adapters(wc.model, wc.seed, *layout.stage_pref(wc.stage)),
+        prompts=layout.PROMPTS,
     output:
-        ensure(
-            "results/{model}/s{seed}/generations/{stage}/{dataset}.jsonl",
-            non_empty=True,
-        ),
+        ensure(layout.STAGE_GENERATED, non_empty=True),
     log:
         "logs/stage_generation/{model}_s{seed}_{stage}_{dataset}.log",
     benchmark:
@@ -68,26 +65,17 @@ rule stage_generation:
         mem_mb=memory,
     params:
         code=code("stage_generation"),
-        p=lambda wc: {k: PATCHING[k] for k in ("max_new_tokens", "batch_size")}
-        | {
-            "chat_format": config["chat_format"],
-            "dtype": model_spec(wc)["dtype"],
-            "source": "none",
-            "m1": wc.stage,
-        },
+        p=lambda wc: generation_params(PATCHING, wc, "none", wc.stage),
     script:
         "../scripts/stage_generation.py"
 
 
 rule judge_responses:
     input:
-        responses="results/{model}/s{seed}/{run}/{dataset}.jsonl",
-        judge=judge_files,
+        responses=layout.GENERATED,
+        judge=get_judge_files,
     output:
-        ensure(
-            "results/{model}/s{seed}/scores/{judge}/{run}/{dataset}.jsonl",
-            non_empty=True,
-        ),
+        ensure(layout.SCORED, non_empty=True),
     log:
         "logs/judge_responses/{model}_s{seed}_{judge}/{run}/{dataset}.log",
     benchmark:

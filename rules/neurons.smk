@@ -4,22 +4,19 @@
 
 rule change_scores:
     input:
-        base="resources/base/{model}",
-        m1=lambda wc: pair_adapters(wc, "m1"),
-        m2=lambda wc: pair_adapters(wc, "m2"),
-        prompts=lambda wc: dataset_file(VARIANTS[wc.variant]["prompts"]),
+        base=layout.BASE,
+        m1=get_pair_adapters("m1"),
+        m2=get_pair_adapters("m2"),
+        prompts=get_variant_data,
     output:
-        scores=ensure(
-            "results/{model}/s{seed}/neurons/{variant}/change_scores.safetensors",
-            non_empty=True,
-        ),
-        summary="results/{model}/s{seed}/neurons/{variant}/summary.json",
+        scores=ensure(layout.NEURON_SCORES, non_empty=True),
+        summary=layout.NEURON_SUMMARY,
     log:
         "logs/change_scores/{model}_s{seed}_{variant}.log",
     benchmark:
         "benchmarks/change_scores/{model}_s{seed}_{variant}.tsv"
     wildcard_constraints:
-        variant=alternatives(CHANGE_VARIANTS),
+        variant=alternatives(variants_of(baseline=False)),
     conda:
         "../envs/torch.yaml"
     resources:
@@ -30,37 +27,25 @@ rule change_scores:
         code=code("change_scores"),
         p=lambda wc: VARIANTS[wc.variant]
         | {k: config["neurons"][k] for k in ("max_new_tokens", "batch_size")}
-        | {
-            "chat_format": config["chat_format"],
-            "exclude_layers": model_spec(wc)["exclude_layers"],
-            "dtype": model_spec(wc)["dtype"],
-            "model": wc.model,
-            "n_layers": model_spec(wc)["n_layers"],
-            "d_mlp": model_spec(wc)["d_mlp"],
-        },
+        | model_params(wc),
     script:
         "../scripts/change_scores.py"
 
 
 rule baseline_scores:
     input:
-        base="resources/base/{model}",
-        adapters=lambda wc: stage_adapters(
-            wc.model, wc.seed, "dpo", VARIANTS[wc.variant]["preference"]
-        ),
-        texts=lambda wc: dataset_file(VARIANTS[wc.variant]["prompts"]),
+        base=layout.BASE,
+        adapters=lambda wc: layout.adapters(wc.model, wc.seed, "dpo", VARIANTS[wc.variant]["preference"]),
+        texts=get_variant_data,
     output:
-        scores=ensure(
-            "results/{model}/s{seed}/neurons/{variant}/change_scores.safetensors",
-            non_empty=True,
-        ),
-        summary="results/{model}/s{seed}/neurons/{variant}/summary.json",
+        scores=ensure(layout.NEURON_SCORES, non_empty=True),
+        summary=layout.NEURON_SUMMARY,
     log:
         "logs/baseline_scores/{model}_s{seed}_{variant}.log",
     benchmark:
         "benchmarks/baseline_scores/{model}_s{seed}_{variant}.tsv"
     wildcard_constraints:
-        variant=alternatives(BASELINE_VARIANTS),
+        variant=alternatives(variants_of(baseline=True)),
     conda:
         "../envs/torch.yaml"
     resources:
@@ -69,31 +54,23 @@ rule baseline_scores:
         mem_mb=memory,
     params:
         code=code("baseline_scores"),
-        p=lambda wc: {
-            k: VARIANTS[wc.variant][k]
-            for k in ("method", "agg", "ranking", "top_fraction", "max_length")
-        }
+        p=lambda wc: {k: VARIANTS[wc.variant][k] for k in ("method", "agg", "ranking", "top_fraction", "max_length")}
         | {
             "n_texts": VARIANTS[wc.variant]["n_prompts"],
             "selection": VARIANTS[wc.variant]["selection"],
             "selection_seed": VARIANTS[wc.variant]["selection_seed"],
             "batch_size": config["neurons"]["batch_size"],
-            "chat_format": config["chat_format"],
-            "exclude_layers": model_spec(wc)["exclude_layers"],
-            "dtype": model_spec(wc)["dtype"],
-            "model": wc.model,
-            "n_layers": model_spec(wc)["n_layers"],
-            "d_mlp": model_spec(wc)["d_mlp"],
-        },
+        }
+        | model_params(wc),
     script:
         "../scripts/baseline_scores.py"
 
 
 rule neuron_sets:
     input:
-        scores="results/{model}/s{seed}/neurons/{variant}/change_scores.safetensors",
+        scores=layout.NEURON_SCORES,
     output:
-        ensure("results/{model}/s{seed}/neurons/{variant}/sets.json", non_empty=True),
+        ensure(layout.NEURON_SETS, non_empty=True),
     log:
         "logs/neuron_sets/{model}_s{seed}_{variant}.log",
     benchmark:
@@ -102,10 +79,10 @@ rule neuron_sets:
         "../envs/torch.yaml"
     params:
         code=code("neuron_sets"),
-        ks=set_sizes,
+        ks=lambda wc: layout.set_sizes(config, wc.model, wc.variant),
         d_mlp=lambda wc: model_spec(wc)["d_mlp"],
         seed=config["neurons"]["random_seed"],
         disjoint=config["neurons"]["random_disjoint"],
-        windows=lambda wc: window_params(wc.variant),
+        windows=lambda wc: layout.window_params(config, wc.variant),
     script:
         "../scripts/neuron_sets.py"

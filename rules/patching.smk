@@ -4,9 +4,9 @@
 
 rule eval_prompts:
     input:
-        lambda wc: dataset_file(wc.dataset),
+        lambda wc: data_file(wc.dataset),
     output:
-        ensure("resources/prompts/{dataset}.jsonl", non_empty=True),
+        ensure(layout.PROMPTS, non_empty=True),
     log:
         "logs/eval_prompts/{dataset}.log",
     benchmark:
@@ -24,26 +24,13 @@ rule eval_prompts:
 
 rule patched_generation:
     input:
-        base="resources/base/{model}",
-        sets=lambda wc: f"results/{wc.model}/s{wc.seed}/neurons/{variant_of(wc.source)}/sets.json",
-        m1=lambda wc: stage_adapters(
-            wc.model,
-            wc.seed,
-            wc.m1,
-            VARIANTS[variant_of(wc.source)]["preference"],
-        ),
-        guide=lambda wc: stage_adapters(
-            wc.model,
-            wc.seed,
-            "dpo",
-            VARIANTS[variant_of(wc.source)]["preference"],
-        ),
-        prompts="resources/prompts/{dataset}.jsonl",
+        base=layout.BASE,
+        sets=get_sets,
+        m1=lambda wc: get_source_adapters(wc.m1)(wc),
+        guide=get_source_adapters("dpo"),
+        prompts=layout.PROMPTS,
     output:
-        ensure(
-            "results/{model}/s{seed}/patching/{m1}/{source}/{dataset}.jsonl",
-            non_empty=True,
-        ),
+        ensure(layout.PATCHED, non_empty=True),
     log:
         "logs/patched_generation/{model}_s{seed}_{m1}_{source}_{dataset}.log",
     benchmark:
@@ -56,13 +43,7 @@ rule patched_generation:
         mem_mb=memory,
     params:
         code=code("patched_generation"),
-        p=lambda wc: {k: PATCHING[k] for k in ("max_new_tokens", "batch_size")}
-        | {
-            "chat_format": config["chat_format"],
-            "dtype": model_spec(wc)["dtype"],
-            "source": wc.source,
-            "m1": wc.m1,
-            "ks": sweep_keys(wc.model, wc.source),
-        },
+        p=lambda wc: generation_params(PATCHING, wc, wc.source, wc.m1)
+        | {"ks": layout.sweep_keys(config, wc.model, wc.source)},
     script:
         "../scripts/patched_generation.py"

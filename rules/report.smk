@@ -4,8 +4,8 @@
 
 rule tables:
     input:
-        safety=[e["path"] for e in safety_manifest()],
-        general=[e["path"] for e in general_manifest()],
+        safety=[e["path"] for e in layout.safety_manifest(config)],
+        general=[e["path"] for e in layout.general_manifest(config)],
     output:
         table8=report(
             "results/tables/table8.csv",
@@ -37,9 +37,9 @@ rule tables:
         "../envs/torch.yaml"
     params:
         code=code("tables"),
-        safety=safety_manifest(),
-        general=general_manifest(),
-        ttest=ttest_manifest(),
+        safety=layout.safety_manifest(config),
+        general=layout.general_manifest(config),
+        ttest=layout.ttest_manifest(config),
         judge=EVAL["cost_judge"],
         datasets=PATCHING["datasets"],
         benchmarks=list(BENCHMARKS),
@@ -49,8 +49,7 @@ rule tables:
 
 rule figure_causal_effect:
     input:
-        [e["path"] for e in fig2_manifest()]
-        + [e["guide_path"] for e in fig2_manifest()],
+        [e[f] for e in layout.fig2_manifest(config) for f in ("path", "guide_path")],
     output:
         figure=report(
             "results/figures/fig2_causal_effect.png",
@@ -66,18 +65,14 @@ rule figure_causal_effect:
         "../envs/torch.yaml"
     params:
         code=code("figure_causal_effect"),
-        entries=fig2_manifest(),
+        entries=layout.fig2_manifest(config),
     script:
         "../scripts/figure_causal_effect.py"
 
 
 rule figure_neurons:
     input:
-        expand(
-            "results/{model}/s{seed}/neurons/main/change_scores.safetensors",
-            model=MODELS,
-            seed=SEEDS[:1],
-        ),
+        expand(layout.NEURON_SCORES, model=MODELS, seed=SEEDS[:1], variant="main"),
     output:
         report(
             "results/figures/fig5_neurons.png",

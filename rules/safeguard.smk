@@ -4,9 +4,9 @@
 
 rule safeguard_prompts:
     input:
-        lambda wc: dataset_file(wc.dataset),
+        lambda wc: data_file(wc.dataset),
     output:
-        ensure("resources/safeguard/{dataset}.jsonl", non_empty=True),
+        ensure(layout.SAFEGUARD_PROMPTS, non_empty=True),
     log:
         "logs/safeguard_prompts/{dataset}.log",
     benchmark:
@@ -25,14 +25,11 @@ rule safeguard_prompts:
 
 rule safeguard_generation:
     input:
-        base="resources/base/{model}",
-        adapters=lambda wc: stage_adapters(wc.model, wc.seed, wc.guarded, EVAL_PREF),
-        prompts="resources/safeguard/{dataset}.jsonl",
+        base=layout.BASE,
+        adapters=lambda wc: layout.adapters(wc.model, wc.seed, wc.guarded, EVAL_PREF),
+        prompts=layout.SAFEGUARD_PROMPTS,
     output:
-        ensure(
-            "results/{model}/s{seed}/safeguard/{guarded}/generations/{dataset}.jsonl",
-            non_empty=True,
-        ),
+        ensure(layout.SAFEGUARD_GENERATED, non_empty=True),
     log:
         "logs/safeguard_generation/{model}_s{seed}_{guarded}_{dataset}.log",
     benchmark:
@@ -45,28 +42,19 @@ rule safeguard_generation:
         mem_mb=memory,
     params:
         code=code("stage_generation"),
-        p=lambda wc: {k: SAFEGUARD[k] for k in ("max_new_tokens", "batch_size")}
-        | {
-            "chat_format": config["chat_format"],
-            "dtype": model_spec(wc)["dtype"],
-            "source": "none",
-            "m1": wc.guarded,
-        },
+        p=lambda wc: generation_params(SAFEGUARD, wc, "none", wc.guarded),
     script:
         "../scripts/stage_generation.py"
 
 
 rule safeguard_features:
     input:
-        base="resources/base/{model}",
-        adapters=lambda wc: stage_adapters(wc.model, wc.seed, wc.guarded, EVAL_PREF),
-        ranking="results/{model}/s{seed}/neurons/main/change_scores.safetensors",
-        prompts="resources/safeguard/{dataset}.jsonl",
+        base=layout.BASE,
+        adapters=lambda wc: layout.adapters(wc.model, wc.seed, wc.guarded, EVAL_PREF),
+        ranking=expand(layout.NEURON_SCORES, variant="main", allow_missing=True),
+        prompts=layout.SAFEGUARD_PROMPTS,
     output:
-        ensure(
-            "results/{model}/s{seed}/safeguard/{guarded}/features/{dataset}.npz",
-            non_empty=True,
-        ),
+        ensure(layout.SAFEGUARD_FEATURES, non_empty=True),
     log:
         "logs/safeguard_features/{model}_s{seed}_{guarded}_{dataset}.log",
     benchmark:
@@ -86,16 +74,13 @@ rule safeguard_features:
 
 rule safeguard_eval:
     input:
-        features=lambda wc: safeguard_files(wc, "features", wc.guarded),
-        scored=lambda wc: safeguard_files(wc, "scored", wc.guarded),
-        clf=lambda wc: [
-            safeguard_file(wc, "features", clf_stage(wc), SAFEGUARD["train"]),
-            safeguard_file(wc, "scored", clf_stage(wc), SAFEGUARD["train"]),
-        ],
-        ranking="results/{model}/s{seed}/neurons/main/change_scores.safetensors",
+        features=get_safeguard_files("features"),
+        scored=get_safeguard_files("scored"),
+        clf=get_safeguard_clf,
+        ranking=expand(layout.NEURON_SCORES, variant="main", allow_missing=True),
     output:
-        curve="results/{model}/s{seed}/safeguard/{guarded}/accuracy.csv",
-        deployment="results/{model}/s{seed}/safeguard/{guarded}/deployment.csv",
+        curve=layout.SAFEGUARD_CURVE,
+        deployment=layout.SAFEGUARD_DEPLOYMENT,
     log:
         "logs/safeguard_eval/{model}_s{seed}_{guarded}.log",
     benchmark:
@@ -104,9 +89,8 @@ rule safeguard_eval:
         "../envs/torch.yaml"
     params:
         code=code("safeguard_eval"),
-        names=SAFEGUARD_SETS,
-        p=lambda wc: safeguard_params(wc)
-        | {k: SAFEGUARD[k] for k in ("deploy_k", "train")},
+        names=layout.safeguard_sets(config),
+        p=lambda wc: safeguard_params(wc) | {k: SAFEGUARD[k] for k in ("deploy_k", "train")},
     script:
         "../scripts/safeguard_eval.py"
 
@@ -114,14 +98,14 @@ rule safeguard_eval:
 rule safeguard_tables:
     input:
         curves=expand(
-            "results/{model}/s{seed}/safeguard/{guarded}/accuracy.csv",
-            model=SAFEGUARD_MODELS,
+            layout.SAFEGUARD_CURVE,
+            model=layout.safeguard_models(config),
             seed=SEEDS[:1],
             guarded=SAFEGUARD.get("guarded", []),
         ),
         deployments=expand(
-            "results/{model}/s{seed}/safeguard/{guarded}/deployment.csv",
-            model=SAFEGUARD_MODELS,
+            layout.SAFEGUARD_DEPLOYMENT,
+            model=layout.safeguard_models(config),
             seed=SEEDS[:1],
             guarded=SAFEGUARD.get("guarded", []),
         ),
@@ -149,15 +133,11 @@ rule safeguard_tables:
         "../envs/torch.yaml"
     params:
         code=code("safeguard_tables"),
-        groups=[
-            dict(model=m, guarded=g)
-            for m in SAFEGUARD_MODELS
-            for g in SAFEGUARD.get("guarded", [])
-        ],
+        groups=[dict(model=m, guarded=g) for m in layout.safeguard_models(config) for g in SAFEGUARD.get("guarded", [])],
     script:
         "../scripts/safeguard_tables.py"
 
 
 rule safeguard:
     input:
-        rules.safeguard_tables.output if SAFEGUARD_MODELS else [],
+        rules.safeguard_tables.output if layout.safeguard_models(config) else [],

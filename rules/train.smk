@@ -3,12 +3,12 @@
 
 rule sft:
     input:
-        base="resources/base/{model}",
-        data=dataset_file(config["sft"]["dataset"]),
+        base=layout.BASE,
+        data=data_file(config["sft"]["dataset"]),
     output:
         trained(
             multiext(
-                "results/{model}/s{seed}/sft/adapter_",
+                layout.SFT.removesuffix("model.safetensors"),
                 "model.safetensors",
                 "config.json",
                 "metrics.json",
@@ -33,13 +33,13 @@ rule sft:
 
 rule dpo:
     input:
-        base="resources/base/{model}",
+        base=layout.BASE,
         sft=rules.sft.output[0],
-        data=lambda wc: dataset_file(PREFERENCES[wc.pref]),
+        data=lambda wc: data_file(PREFERENCES[wc.pref]),
     output:
         trained(
             multiext(
-                "results/{model}/s{seed}/dpo_{pref}/adapter_",
+                layout.DPO.removesuffix("model.safetensors"),
                 "model.safetensors",
                 "config.json",
                 "metrics.json",

@@ -1,19 +1,13 @@
 """Snakemake adapter: refusal rates of Base, SFT and DPO on harmful and harmless prompts."""
 
-from pathlib import Path
+from safety_neurons.evaluation.alignment_check import check
+from safety_neurons.files import write_json
+from safety_neurons.workflow.script import adapter_dirs, job
 
-import torch
-
-from safety_neurons.alignment_check import check
-from safety_neurons.logs import to_file
-from safety_neurons.outputs import write_json
-
-torch.set_num_threads(snakemake.threads)
-with to_file(snakemake.log[0]):
+with job(snakemake):
     result = check(
         snakemake.input.base,
-        str(Path(snakemake.input.sft).parent),
-        str(Path(snakemake.input.dpo).parent),
+        *adapter_dirs([snakemake.input.sft, snakemake.input.dpo]),
         snakemake.input.harmful,
         snakemake.input.harmless,
         snakemake.params.hp,

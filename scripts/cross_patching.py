@@ -1,26 +1,15 @@
 """Snakemake adapter: one DPO patched with another DPO's activations at shared top-k neurons (E7-E9)."""
 
-from pathlib import Path
+from safety_neurons import stages
+from safety_neurons.experiments.cross import annotate, cross_sets
+from safety_neurons.files import read_jsonl, write_jsonl
+from safety_neurons.neurons.change_scores import load_ranking
+from safety_neurons.workflow.contracts import CrossParams
+from safety_neurons.workflow.script import adapter_dirs, job
 
-import torch
-
-from safety_neurons.cross import annotate, cross_sets
-from safety_neurons.data.loaders import read_jsonl, write_jsonl
-from safety_neurons.logs import to_file
-from safety_neurons.neurons import load_ranking
-from safety_neurons.patching import run_sweep
-
-torch.set_num_threads(snakemake.threads)
-with to_file(snakemake.log[0]) as log:
-    p, inp = snakemake.params.p, snakemake.input
-    sets = cross_sets([load_ranking(f) for f in inp.rankings], p["ks"], p["fractions"])
+with job(snakemake) as log:
+    inp, p = snakemake.input, CrossParams.of(snakemake.params.p)
+    sets = cross_sets([load_ranking(f) for f in inp.rankings], p.ks, p.fractions)
     log.info("patched set sizes: %s", {k: sum(map(len, s.values())) for k, s in sets.items()})
-    rows = run_sweep(
-        inp.base,
-        [str(Path(f).parent) for f in inp.m1],
-        [str(Path(f).parent) for f in inp.guide],
-        sets,
-        read_jsonl(inp.prompts),
-        p,
-    )
+    rows = stages.generate(inp.base, adapter_dirs(inp.m1), adapter_dirs(inp.guide), sets, read_jsonl(inp.prompts), p)
     write_jsonl(annotate(rows, sets), snakemake.output[0])

@@ -1,7 +1,7 @@
 """Snakemake adapter: snapshot a hub base model into resources/base/{model} (cluster; needs network)."""
 
-from safety_neurons.loading import download
-from safety_neurons.logs import to_file
+from safety_neurons.models.loading import download
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]):
+with job(snakemake, torch_threads=False):
     download(snakemake.params.hub_id, snakemake.params.revision, snakemake.output[0])

@@ -1,10 +1,10 @@
 """Snakemake adapter: Fig. 2, causal effect vs k for safety and random neurons (+ the curves as CSV)."""
 
-from safety_neurons.figures import effect_curves, plot_effect_curves
-from safety_neurons.logs import to_file
-from safety_neurons.outputs import atomic_text
+from safety_neurons.files import atomic_text
+from safety_neurons.reporting.figures import effect_curves, plot_effect_curves
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]):
+with job(snakemake, torch_threads=False):
     curves = effect_curves(snakemake.params.entries)
     with atomic_text(snakemake.output.curves) as f:
         curves.to_csv(f, index=False)

@@ -1,11 +1,11 @@
 """Snakemake adapter: top-k and matched random neuron sets for every k of the sweep (+ windows, E12)."""
 
-from safety_neurons.logs import to_file
-from safety_neurons.neuron_sets import sweep_sets, window_sets
-from safety_neurons.neurons import load_ranking
-from safety_neurons.outputs import write_json
+from safety_neurons.files import write_json
+from safety_neurons.neurons.change_scores import load_ranking
+from safety_neurons.neurons.sets import sweep_sets, window_sets
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]) as log:
+with job(snakemake, torch_threads=False) as log:
     p = snakemake.params
     ranking = load_ranking(snakemake.input.scores)
     sets = sweep_sets(ranking, p.ks, p.d_mlp, p.seed, p.disjoint)

@@ -2,12 +2,12 @@
 
 import pandas as pd
 
-from safety_neurons.logs import to_file
-from safety_neurons.neurons import load_ranking
-from safety_neurons.outputs import atomic_text
-from safety_neurons.robustness import matrix, pairwise, plot_heatmaps
+from safety_neurons.experiments.robustness import matrix, pairwise, plot_heatmaps
+from safety_neurons.files import atomic_text
+from safety_neurons.neurons.change_scores import load_ranking
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]):
+with job(snakemake, torch_threads=False):
     p, files = snakemake.params, list(snakemake.input)
     n = len(p.variants)
     tables = []

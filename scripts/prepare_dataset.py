@@ -1,9 +1,10 @@
 """Snakemake adapter: normalize one configured dataset into resources/data/{dataset}.jsonl."""
 
-from safety_neurons.data.loaders import load, write_jsonl
-from safety_neurons.logs import to_file
+from safety_neurons.data.loaders import load
+from safety_neurons.files import write_jsonl
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]) as log:
+with job(snakemake, torch_threads=False) as log:
     spec = dict(snakemake.params.spec)
     source = {k: spec[k] for k in ("local", "hub", "url") if k in spec}
     records = load(spec["kind"], source, **spec["options"])

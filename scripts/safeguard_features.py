@@ -1,14 +1,9 @@
 """Snakemake adapter: the guarded model's activations at the last prompt token over the sweep's neurons."""
 
-from pathlib import Path
+from safety_neurons import stages
+from safety_neurons.workflow.contracts import SafeguardParams
+from safety_neurons.workflow.script import adapter_dirs, job
 
-import torch
-
-from safety_neurons.logs import to_file
-from safety_neurons.safeguard import run_features
-
-torch.set_num_threads(snakemake.threads)
-with to_file(snakemake.log[0]):
-    inp = snakemake.input
-    adapters = [str(Path(f).parent) for f in inp.adapters]
-    run_features(inp.base, adapters, inp.ranking, inp.prompts, snakemake.params.p, snakemake.output[0])
+with job(snakemake):
+    inp, p = snakemake.input, SafeguardParams.of(snakemake.params.p)
+    stages.safeguard_features(inp.base, adapter_dirs(inp.adapters), inp.ranking, inp.prompts, p, snakemake.output[0])

@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from safety_neurons.figures import plot_safeguard
-from safety_neurons.logs import to_file
-from safety_neurons.outputs import atomic_text
+from safety_neurons.files import atomic_text
+from safety_neurons.reporting.figures import plot_safeguard
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]):
+with job(snakemake, torch_threads=False):
     keys, inp = snakemake.params.groups, snakemake.input
     curves = pd.concat([pd.read_csv(f).assign(**k) for k, f in zip(keys, inp.curves, strict=True)])
     acc = curves.groupby(["model", "guarded", "neurons", "k"], as_index=False)[["accuracy", "majority"]].mean()

@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from safety_neurons.logs import to_file
-from safety_neurons.outputs import atomic_text
-from safety_neurons.robustness import pairwise
+from safety_neurons.experiments.robustness import pairwise
+from safety_neurons.files import atomic_text
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]) as log:
+with job(snakemake, torch_threads=False) as log:
     p, files = snakemake.params, list(snakemake.input)
     n = len(p.seeds)
     tables = []

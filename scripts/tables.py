@@ -1,10 +1,10 @@
 """Snakemake adapter: Table 8, Table 1, the long safety table and the t-test table (CSV + markdown)."""
 
-from safety_neurons.logs import to_file
-from safety_neurons.outputs import atomic_text
-from safety_neurons.tables import general_long, markdown, row_label, safety_long, table1, table8, ttest_table
+from safety_neurons.files import atomic_text
+from safety_neurons.reporting.tables import general_long, markdown, row_label, safety_long, table1, table8, ttest_table
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]) as log:
+with job(snakemake, torch_threads=False) as log:
     p = snakemake.params
     safety = safety_long(p.safety)
     general = general_long(p.general)

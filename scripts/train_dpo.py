@@ -1,19 +1,14 @@
 """Snakemake adapter: DPO of one model, seed and preference dataset on top of its SFT."""
 
-from pathlib import Path
+from safety_neurons.training.trainers import train_dpo
+from safety_neurons.workflow.script import adapter_dirs, job
 
-import torch
-
-from safety_neurons.logs import to_file
-from safety_neurons.train import train_dpo
-
-torch.set_num_threads(snakemake.threads)
-with to_file(snakemake.log[0]):
+with job(snakemake):
     train_dpo(
         snakemake.input.base,
-        str(Path(snakemake.input.sft).parent),
+        *adapter_dirs([snakemake.input.sft]),
         snakemake.input.data,
-        str(Path(snakemake.output[0]).parent),
+        *adapter_dirs(snakemake.output[:1]),
         snakemake.params.hp | {k: snakemake.config["dpo"][k] for k in ("logging_steps", "save_steps")},
         int(snakemake.wildcards.seed),
         snakemake.params.chat_format,

@@ -1,11 +1,10 @@
 """Snakemake adapter: train the embedded default's classifier judge and report its held-out accuracy."""
 
-from safety_neurons.data.loaders import read_jsonl
-from safety_neurons.judges.classifier import save_classifier, train_classifier
-from safety_neurons.logs import to_file
-from safety_neurons.outputs import write_json
+from safety_neurons.evaluation.judges.classifier import save_classifier, train_classifier
+from safety_neurons.files import read_jsonl, write_json
+from safety_neurons.workflow.script import job
 
-with to_file(snakemake.log[0]) as log:
+with job(snakemake, torch_threads=False) as log:
     label = snakemake.params.label
     pipeline, metrics = train_classifier(read_jsonl(snakemake.input.train), read_jsonl(snakemake.input.test), label)
     save_classifier(pipeline, snakemake.output.model, label)

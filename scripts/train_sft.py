@@ -1,18 +1,13 @@
 """Snakemake adapter: SFT of one model and seed."""
 
-from pathlib import Path
+from safety_neurons.training.trainers import train_sft
+from safety_neurons.workflow.script import adapter_dirs, job
 
-import torch
-
-from safety_neurons.logs import to_file
-from safety_neurons.train import train_sft
-
-torch.set_num_threads(snakemake.threads)
-with to_file(snakemake.log[0]):
+with job(snakemake):
     train_sft(
         snakemake.input.base,
         snakemake.input.data,
-        str(Path(snakemake.output[0]).parent),
+        *adapter_dirs(snakemake.output[:1]),
         snakemake.params.hp | {k: snakemake.config["sft"][k] for k in ("logging_steps", "save_steps")},
         int(snakemake.wildcards.seed),
         snakemake.params.chat_format,

@@ -11,9 +11,10 @@ import pytest
 import torch
 import yaml
 
-from safety_neurons import tiny
-from safety_neurons.data.loaders import load, write_jsonl
+from safety_neurons.data.loaders import load
 from safety_neurons.data.synthetic import WORLD_FILES, write_world
+from safety_neurons.files import write_jsonl
+from safety_neurons.models import tiny
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
@@ -84,7 +85,7 @@ def random_ia3(base_dir: Path, out_dir: Path, seed: int, spread: float) -> Path:
     """A real peft (IA)3 adapter on down_proj with random vectors 1 +- spread, saved like a trained one."""
     from peft import IA3Config, get_peft_model
 
-    from safety_neurons.models import load_base
+    from safety_neurons.neurons.policies import load_base
 
     model = get_peft_model(
         load_base(base_dir),

@@ -43,6 +43,11 @@ def prompt_text(prompt: str, tokenizer: Any, chat_format: str) -> str:
     return render([{"role": "user", "content": prompt}], tokenizer, chat_format, add_generation_prompt=True)
 
 
+def first_turn(text: str) -> str:
+    """A completion up to any next user turn a policy went on to write, as the authors cut it before judging."""
+    return text.split(USER_TAG.rstrip("\n"), 1)[0]
+
+
 def adds_special_tokens(chat_format: str) -> bool:
     """Tülu text gets the tokenizer's BOS; a model's chat template writes its own special tokens."""
     return chat_format == "tulu"

@@ -1,7 +1,7 @@
 """Raw dataset rows -> normalized records (chat, preference, prompt and benchmark items).
 
 A source is a local file of the upstream schema, a hub dataset or a URL; all go through the same
-normalizers, so tests run on tiny fixtures and the cluster on the real data (docs/datasets.md §2).
+normalizers, so tests run on tiny fixtures and the cluster on the real data (docs/decisions.md#datasets).
 Every error names the file (or hub id), the row and the offending key.
 """
 
@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import lzma
-import os
 import random
 import re
 import urllib.request
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from ..outputs import atomic_text
+from safety_neurons.files import DataError, jsonl_objects, read_bytes  # DataError also as loaders.DataError
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +31,6 @@ HUB_KEYS = ("path", "name", "data_dir", "data_files", "split", "revision")
 SOURCE_KINDS = ("local", "hub", "url")
 
 Normalizer = Callable[..., list[dict]]
-
-
-class DataError(ValueError):
-    """Input data that cannot be normalized; the message names file (or hub id), row and key."""
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -52,7 +47,7 @@ def read_rows(source: dict) -> tuple[list[dict], str]:
         return _read_hub(where)
     if how == "url":
         return _parse(_fetch(where), urlparse(where).path, where), where
-    return _parse(_read_file(where), str(where), str(where)), str(where)
+    return _parse(read_bytes(where), str(where), str(where)), str(where)
 
 
 def _unpack(source: dict) -> tuple[str, Any]:
@@ -66,14 +61,6 @@ def _origin(source: dict) -> str:
     """The label read_rows would give this source, computed without reading it."""
     how, where = _unpack(source)
     return _hub_origin(_hub_kwargs(where)) if how == "hub" else str(where)
-
-
-def _read_file(path: str | os.PathLike) -> bytes:
-    """File bytes; a missing or unreadable file is a DataError naming it."""
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read file ({e.strerror or e})") from e
 
 
 def _fetch(url: str) -> bytes:
@@ -153,20 +140,8 @@ def _parse_jsonl(text: str, origin: str) -> list[dict]:
     """One object per line; a file that starts with '[' is one JSON array (red_team_attempts.jsonl)."""
     if text.lstrip().startswith("["):
         return _parse_json(text, origin)
-    numbered = _jsonl_objects(text, origin)
+    numbered = jsonl_objects(text, origin)
     return _mark([obj for _, obj in numbered], [n for n, _ in numbered], origin)
-
-
-def _jsonl_objects(text: str, origin: str) -> list[tuple[int, Any]]:
-    """(line number, parsed value) per non-blank line; splits on '\\n' only, as U+2028 may occur in text."""
-    out = []
-    for n, line in enumerate(text.split("\n"), 1):
-        if line.strip():
-            try:
-                out.append((n, json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise DataError(f"{origin}: line {n}: malformed JSON ({e.msg})") from e
-    return out
 
 
 def _parse_csv(text: str, origin: str) -> list[dict]:
@@ -333,7 +308,7 @@ def _sharegpt_messages(row: _Row) -> list[dict]:
 
 
 def _sharegpt(rows: list[dict], origin: str) -> list[dict]:
-    """ShareGPT conversations -> chat records (datasets.md §2.1 convert rule; split with split_chat)."""
+    """ShareGPT conversations -> chat records (docs/decisions.md#datasets, ShareGPT note; split with split_chat)."""
     out = []
     for _, row in _rows(rows, origin):
         messages = _sharegpt_messages(row)
@@ -700,27 +675,3 @@ def _task_list(origin: str, tasks: Any) -> None:
     """Reject a 'tasks' option that is not a non-empty list of task names."""
     if isinstance(tasks, str) or not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
         raise DataError(f"{origin}: option 'tasks' must be a non-empty list of task names, got {tasks!r}")
-
-
-# ---------------------------------------------------------------------------------------------- jsonl io
-
-
-def write_jsonl(records: Iterable[dict], path: str | os.PathLike) -> None:
-    """Write one JSON object per line atomically (temp file, fsync, os.replace): never a partial file."""
-    with atomic_text(path) as f:
-        for record in records:
-            f.write(json.dumps(record) + "\n")
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Objects of a JSONL file; a malformed line or a non-object is a DataError naming file and line."""
-    try:
-        text = _read_file(path).decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 ({e})") from e
-    records = []
-    for n, obj in _jsonl_objects(text, str(path)):
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}: line {n}: expected a JSON object, got {type(obj).__name__}")
-        records.append(obj)
-    return records

@@ -1,4 +1,4 @@
-"""Tiny general-ability benchmarks from the tiny world, in the real datasets' schemas (datasets.md §2).
+"""Tiny general-ability benchmarks from the tiny world, in the real datasets' schemas (docs/decisions.md#datasets).
 
 Wikitext-, MMLU-, GSM8K-, BBH- and TruthfulQA-like files built from the world's tasks and their steps, so a
 tiny model pretrained on the world can score above chance. They draw from their own ``random.Random(seed)``:
@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from .loaders import write_jsonl
-from .synthetic import STEPS_HARMLESS, Task, TinyWorld
+from safety_neurons.data.synthetic import STEPS_HARMLESS, Task, TinyWorld
+from safety_neurons.files import write_jsonl
 
 BBH_TINY_TASKS = ("boolean_expressions", "object_counting", "step_order")
 # Role of each generated file -> its file name; BBH cot prompts are bbh_cot_{task}.txt (template for bbh).

@@ -14,7 +14,7 @@ import json
 import random
 from pathlib import Path
 
-from .synthetic import TEMPLATES, Task, TinyWorld, answer, hh_transcript, refusal, request
+from safety_neurons.data.synthetic import TEMPLATES, Task, TinyWorld, answer, hh_transcript, refusal, request
 
 PREFERENCE_FILES = {
     "rewardbench": "rewardbench_filtered.jsonl",

@@ -1,0 +1,173 @@
+"""SFT and DPO with trl and peft: (IA)3 (or LoRA) on down_proj, resumable, adapters written atomically."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from datasets import Dataset
+
+from safety_neurons.data.formats import render, tokenize_chat
+from safety_neurons.data.loaders import split_chat
+from safety_neurons.files import read_jsonl, staged_dir, write_json
+from safety_neurons.models.loading import load_base, load_tokenizer, placement
+
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+METRICS_FILE = "adapter_metrics.json"  # beside the adapter, named so the three files form one multiext output
+
+
+def adapter_config(hp: dict):
+    """The peft config: (IA)3 on down_proj as in the paper (target = feedforward module), or LoRA."""
+    from peft import IA3Config, LoraConfig
+
+    if hp["adapter"] == "ia3":
+        return IA3Config(task_type="CAUSAL_LM", target_modules=["down_proj"], feedforward_modules=["down_proj"])
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        target_modules=["down_proj"],
+        r=hp["lora_r"],
+        lora_alpha=hp["lora_alpha"],
+        lora_dropout=0.0,
+    )
+
+
+def trainer_args(hp: dict, seed: int, ckpt_dir: Path, on_gpu: bool) -> dict:
+    """TrainingArguments shared by SFT and DPO, from the stage's hyperparameters."""
+    return dict(
+        output_dir=str(ckpt_dir),
+        learning_rate=hp["lr"],
+        num_train_epochs=hp["epochs"],
+        per_device_train_batch_size=hp["per_device_batch"],
+        gradient_accumulation_steps=hp["grad_accum"],
+        weight_decay=hp["weight_decay"],
+        lr_scheduler_type=hp["scheduler"],
+        warmup_steps=hp["warmup_steps"],
+        optim="adamw_torch",
+        seed=seed,
+        data_seed=seed,
+        logging_steps=hp["logging_steps"],
+        save_strategy="steps",
+        save_steps=hp["save_steps"],
+        save_total_limit=2,
+        report_to=[],
+        bf16=on_gpu and hp["bf16"],
+        gradient_checkpointing=on_gpu and hp["gradient_checkpointing"],
+        use_cpu=not on_gpu,
+        disable_tqdm=True,
+        max_length=hp["max_length"],
+        dataloader_num_workers=0,
+    )
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest complete trainer checkpoint, to resume a preempted job from."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+
+
+def step_of(checkpoint: str | None) -> int:
+    """The optimizer step a trainer checkpoint was saved at (0 without one)."""
+    return int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
+
+
+def first_last(history: list[dict], key: str) -> tuple[float | None, float | None]:
+    """The first and last logged value of ``key`` (None when never logged)."""
+    values = [h[key] for h in history if key in h]
+    return (values[0], values[-1]) if values else (None, None)
+
+
+def finish(trainer, out_dir: Path, ckpt_dir: Path, metrics: dict, t0: float) -> dict:
+    """Save adapter and metrics into ``out_dir`` together (atomically), then drop the checkpoints."""
+    hist = [h for h in trainer.state.log_history if "loss" in h]
+    metrics.update(steps=trainer.state.global_step, seconds=time.perf_counter() - t0, log_history=hist)
+    metrics["loss_first"], metrics["loss_last"] = first_last(hist, "loss")
+    if any("rewards/accuracies" in h for h in hist):  # DPO
+        metrics["reward_accuracy_first"], metrics["reward_accuracy_last"] = first_last(hist, "rewards/accuracies")
+    with staged_dir(out_dir) as tmp:
+        trainer.model.save_pretrained(str(tmp))
+        for extra in set(p.name for p in tmp.iterdir()) - set(ADAPTER_FILES):
+            (tmp / extra).unlink()
+        write_json(metrics, tmp / METRICS_FILE)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return metrics
+
+
+def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, chat_format: str) -> dict:
+    """Supervised fine-tuning on chat records with loss on assistant tokens only."""
+    from trl import SFTConfig, SFTTrainer
+
+    t0 = time.perf_counter()
+    out, ckpt = Path(out_dir), Path(out_dir).parent / ".checkpoints_sft"
+    tok = load_tokenizer(base_dir)
+    n_tokens = lambda text: len(tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    chats = [c for r in read_jsonl(data_path) for c in split_chat(r, n_tokens, hp["max_length"])]
+    records = chats[: hp.get("max_examples") or None]
+    rows = [tokenize_chat(r["messages"], tok, chat_format, hp["max_length"]) for r in records]
+    rows = [r for r in rows if any(r["assistant_masks"])]
+    device, dtype = placement("bfloat16" if hp["bf16"] else "float32")
+    on_gpu = device == "cuda"
+    model = load_base(base_dir, dtype, device).train()
+    args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        peft_config=adapter_config(hp),
+    )
+    resume = last_checkpoint(ckpt)
+    trainer.train(resume_from_checkpoint=resume)
+    return finish(
+        trainer, out, ckpt, {"n_examples": len(rows), "stage": "sft", "resumed_from_step": step_of(resume)}, t0
+    )
+
+
+def preference_rows(records: list[dict], tok, chat_format: str) -> list[dict]:
+    """trl's standard preference format: a rendered prompt and the two responses as text."""
+    return [
+        {
+            "prompt": render(r["prompt_messages"], tok, chat_format, add_generation_prompt=True),
+            "chosen": r["chosen"],
+            "rejected": r["rejected"],
+        }
+        for r in records
+    ]
+
+
+def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, chat_format: str) -> dict:
+    """DPO of a new adapter on the merged SFT model; the reference is SFT (the adapter disabled)."""
+    from peft import PeftModel
+    from trl import DPOConfig, DPOTrainer
+
+    t0 = time.perf_counter()
+    out, ckpt = Path(out_dir), Path(out_dir).parent / f".checkpoints_{Path(out_dir).name}"
+    tok = load_tokenizer(base_dir)
+    records = read_jsonl(data_path)[: hp.get("max_examples") or None]
+    device, dtype = placement("bfloat16" if hp["bf16"] else "float32")
+    on_gpu = device == "cuda"
+    base = load_base(base_dir, dtype, device)
+    model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()
+    args = DPOConfig(
+        **trainer_args(hp, seed, ckpt, on_gpu),
+        beta=hp["beta"],
+        loss_type=list(hp["loss_type"]),
+        loss_weights=hp["loss_weights"],
+    )
+    trainer = DPOTrainer(
+        model=model,
+        args=args,
+        processing_class=tok,
+        peft_config=adapter_config(hp),
+        train_dataset=Dataset.from_list(preference_rows(records, tok, chat_format)),
+    )
+    resume = last_checkpoint(ckpt)
+    trainer.train(resume_from_checkpoint=resume)
+    return finish(
+        trainer,
+        out,
+        ckpt,
+        {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"], "resumed_from_step": step_of(resume)},
+        t0,
+    )

@@ -1,0 +1,207 @@
+"""Cost of the neuron machinery, as ratios measured in one run (``safety-neurons bench``).
+
+1. Patched / plain greedy generation time (batch 16 x 64 new tokens; two models run per token, floor 2.0).
+2. Change-score peak memory at 4N vs N prompts (streaming sums: should stay ~1.0).
+3. Forward throughput with activation recording vs a plain forward (hooks should cost little).
+Models: a tiny Llama and a ~100M-parameter Llama with random weights, built from configs; with CUDA present,
+optionally a 7B-shaped Llama in bf16 (``--seven-b``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from safety_neurons.neurons.change_scores import change_score_stats
+from safety_neurons.neurons.decoding import cached_step, greedy_loop
+from safety_neurons.neurons.hooks import Recorder, hooked
+from safety_neurons.neurons.patching import hook_pair, index_tensors, patched_step
+from safety_neurons.neurons.policies import Policy
+
+SIZES = {
+    "tiny": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=4, num_attention_heads=4, vocab_size=1024),
+    "100m": dict(
+        hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12, vocab_size=8192
+    ),
+    "7b": dict(
+        hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32, vocab_size=32000
+    ),
+}
+
+
+def build(size: str, device: str, dtype: torch.dtype) -> LlamaForCausalLM:
+    """A randomly initialised Llama of the named size."""
+    torch.manual_seed(0)
+    cfg = LlamaConfig(**SIZES[size], max_position_embeddings=512, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    return LlamaForCausalLM(cfg).to(device=device, dtype=dtype).eval()
+
+
+def policies(model) -> tuple[Policy, Policy, dict[int, torch.Tensor]]:
+    """M1 = the model, M2 = the model with random (IA)3-like scales; 5% of neurons per layer patched."""
+    g = torch.Generator().manual_seed(1)
+    n_layers, d_mlp = model.config.num_hidden_layers, model.config.intermediate_size
+    dev, dt = model.device, model.dtype
+    scales = [(0.5 + torch.rand(d_mlp, generator=g)).to(dev, dt) for _ in range(n_layers)]
+    neurons = {layer: torch.randperm(d_mlp, generator=g)[: d_mlp // 20].tolist() for layer in range(n_layers)}
+    return Policy("m1", model, None), Policy("m2", model, scales), index_tensors(neurons, dev)
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_generation(model, device: str, batch: int, new_tokens: int, repeats: int) -> dict:
+    """Best-of-repeats seconds for plain and patched greedy generation of exactly ``new_tokens`` tokens."""
+    m1, m2, idx = policies(model)
+    ids = torch.randint(3, model.config.vocab_size, (batch, 16), device=device)
+    mask = torch.ones_like(ids)
+    times = {"plain": [], "patched": []}
+    with hook_pair(m1, m2) as (h1, h2):
+        for _ in range(repeats):
+            for name in times:
+                h1.set(None)
+                step = cached_step(model) if name == "plain" else patched_step(m1, m2, h1, h2, idx)
+                sync(device)
+                t0 = time.perf_counter()
+                out = greedy_loop(step, ids, mask, new_tokens, eos_token_id=-1, pad_token_id=0)
+                sync(device)
+                times[name].append(time.perf_counter() - t0)
+                assert out.shape[1] == new_tokens
+    plain, patched = min(times["plain"]), min(times["patched"])
+    return {"plain_s": plain, "patched_s": patched, "ratio": patched / plain}
+
+
+@torch.no_grad()
+def time_recording(model, device: str, batch: int, seq: int, repeats: int) -> dict:
+    """Forward throughput (tokens/s) with every layer's activations recorded vs none."""
+    ids = torch.randint(3, model.config.vocab_size, (batch, seq), device=device)
+    best = {}
+    model(input_ids=ids, logits_to_keep=1)  # warm-up, so neither variant pays first-call costs
+    with hooked(model) as hooks:
+        for name, callback in (("plain", None), ("recording", Recorder(lambda x: x.float()))):
+            hooks.set(None, callback)
+            runs = []
+            for _ in range(repeats):
+                sync(device)
+                t0 = time.perf_counter()
+                model(input_ids=ids, logits_to_keep=1)
+                sync(device)
+                runs.append(time.perf_counter() - t0)
+            best[name] = batch * seq / min(runs)
+    return {
+        "plain_tok_s": best["plain"],
+        "recording_tok_s": best["recording"],
+        "ratio": best["recording"] / best["plain"],
+    }
+
+
+class _Tok:
+    """A minimal tokenizer over random ids, so change scores run on random models without a vocabulary."""
+
+    bos_token_id, eos_token_id, pad_token_id, padding_side, eos_token = 1, -1, 0, "left", "</s>"
+
+    def __init__(self, vocab: int):
+        self.vocab = vocab
+
+    def _ids(self, text: str) -> list[int]:
+        return [3 + (hash(w) % (self.vocab - 3)) for w in text.split()] or [3]
+
+    def __call__(self, texts, add_special_tokens=True, return_tensors=None, padding=False):
+        if isinstance(texts, str):
+            return {"input_ids": ([1] if add_special_tokens else []) + self._ids(texts)}
+        rows = [([1] if add_special_tokens else []) + self._ids(t) for t in texts]
+        width = max(map(len, rows))
+        ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])
+        return {"input_ids": ids, "attention_mask": (ids != 0).long()}
+
+    def batch_decode(self, ids, skip_special_tokens=True):
+        return [" ".join(f"w{i}" for i in row.tolist() if i > 2) for row in ids]
+
+
+def score_memory_child(size: str, n_prompts: int, new_tokens: int) -> None:
+    """(Subprocess) peak RSS increase of one change-score run, printed as JSON."""
+    torch.set_num_threads(1)
+    model = build(size, "cpu", torch.float32)
+    m1, m2, _ = policies(model)
+    tok = _Tok(model.config.vocab_size)
+    prompts = [f"request number {i} about topic {i % 7}" for i in range(n_prompts)]
+    change_score_stats(
+        m1, m2, tok, prompts[:4], max_new_tokens=4, token_type="completion", batch_size=4, chat_format="tulu"
+    )  # warm-up allocations
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    stats = change_score_stats(
+        m1, m2, tok, prompts, max_new_tokens=new_tokens, token_type="completion", batch_size=8, chat_format="tulu"
+    )
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_kb": after, "increase_kb": after - before, "n_tokens": stats.n_tokens}))
+
+
+def score_memory(size: str, n: int, new_tokens: int) -> dict:
+    """Peak memory of change scores over 4N vs N prompts (same batch size), each in a fresh process."""
+    runs = {}
+    for label, count in (("N", n), ("4N", 4 * n)):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "safety_neurons.workflow.measure",
+                "--memory-child",
+                size,
+                str(count),
+                str(new_tokens),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs[label] = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "tokens_N": runs["N"]["n_tokens"],
+        "tokens_4N": runs["4N"]["n_tokens"],
+        "peak_mb_N": runs["N"]["peak_kb"] / 1024,
+        "peak_mb_4N": runs["4N"]["peak_kb"] / 1024,
+        "ratio": runs["4N"]["peak_kb"] / runs["N"]["peak_kb"],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        prog="safety-neurons bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--sizes", nargs="+", default=["tiny", "100m"], choices=list(SIZES))
+    ap.add_argument("--repeats", type=int, default=3, help="timing repeats; the best is kept")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seven-b", action="store_true", help="also a 7B-shaped Llama in bf16 (needs CUDA)")
+    ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.memory_child:
+        score_memory_child(args.memory_child[0], int(args.memory_child[1]), int(args.memory_child[2]))
+        return
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    sizes = args.sizes + (["7b"] if args.seven_b else [])
+    report = {}
+    for size in sizes:
+        dtype = torch.bfloat16 if size == "7b" else torch.float32
+        model = build(size, device, dtype)
+        report[size] = {
+            "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6,
+            "generation_b16_t64": time_generation(model, device, 16, 64, args.repeats),
+            "recording_b8_s128": time_recording(model, device, 8, 128, args.repeats),
+        }
+        if device == "cpu":
+            report[size]["score_memory"] = score_memory(size, 16, 16)
+        del model
+    print(json.dumps({"device": device, "torch": torch.__version__, "results": report}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The greedy loop (left padding, explicit positions, KV cache, EOS) equals transformers' generate()."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from safety_neurons.data.formats import prompt_text
+from safety_neurons.neurons import policies as models
+from safety_neurons.neurons.decoding import cached_step, encode_batch, generate, greedy_loop
+from tests.conftest import ARCHS
+
+PROMPTS = ["how do i bake bread?", "tell me how to steal a car.", "hi", "what is the best way to plan a trip?"]
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_greedy_loop_equals_generate(name, bases):
+    tok = models.load_tokenizer(bases[name])
+    model = models.load_base(bases[name])
+    texts = [prompt_text(p, tok, "tulu") for p in PROMPTS]
+    ids, mask = encode_batch(tok, texts, True, "cpu")
+    assert (mask[:, 0] == 0).any()  # the batch really is left-padded
+    ours = greedy_loop(cached_step(model), ids, mask, 24, tok.eos_token_id, tok.pad_token_id)
+    with torch.no_grad():
+        ref = model.generate(
+            ids,
+            attention_mask=mask,
+            max_new_tokens=24,
+            do_sample=False,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )[:, ids.shape[1] :]
+    assert torch.equal(ours, ref[:, : ours.shape[1]])
+    assert (ref[:, ours.shape[1] :] == tok.pad_token_id).all()
+    single = [generate(lambda: cached_step(model), tok, [t], 24, 1, True)[0] for t in texts]
+    assert generate(lambda: cached_step(model), tok, texts, 24, 4, True) == single  # padding changes nothing

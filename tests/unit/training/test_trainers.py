@@ -1,0 +1,116 @@
+"""SFT and DPO on the real trl/peft trainers: loss falls, DPO learns the preferences, adapter shapes, and
+the shared-weights (IA)3 policies equal peft's own adapted models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from peft import PeftModel
+from safetensors.torch import load_file
+
+from safety_neurons.neurons import policies as models
+from safety_neurons.training.trainers import train_dpo, train_sft
+from tests.conftest import ARCHS, TINY
+
+HP = dict(
+    TINY["sft"],
+    adapter="ia3",
+    weight_decay=0.1,
+    scheduler="cosine",
+    warmup_steps=0,
+    max_examples=None,
+    logging_steps=1,
+    save_steps=1000,
+    lora_r=8,
+    lora_alpha=16,
+    loss_type=["sigmoid"],
+    loss_weights=None,
+    beta=0.1,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(llama_base, normalized, tmp_path_factory):
+    """SFT then DPO of the tiny Llama, ~25 optimizer steps each."""
+    root = tmp_path_factory.mktemp("trained")
+    base = str(llama_base)
+    sft = train_sft(base, str(normalized["sharegpt"]), str(root / "sft"), dict(HP, epochs=2), 1, "tulu")
+    dpo = train_dpo(
+        base,
+        str(root / "sft"),
+        str(normalized["hh_harmless_train"]),
+        str(root / "dpo"),
+        dict(HP, lr=0.01, epochs=2),
+        1,
+        "tulu",
+    )
+    return {"base": base, "sft": root / "sft", "dpo": root / "dpo", "sft_metrics": sft, "dpo_metrics": dpo}
+
+
+def mean_loss(history: list[dict]) -> float:
+    return sum(h["loss"] for h in history) / len(history)
+
+
+def test_sft_loss_falls(trained):
+    m = trained["sft_metrics"]
+    assert m["steps"] >= 20
+    assert mean_loss(m["log_history"][-5:]) < 0.8 * mean_loss(m["log_history"][:5])
+    assert json.loads((trained["sft"] / "adapter_metrics.json").read_text())["steps"] == m["steps"]
+
+
+def test_dpo_learns_the_preferences(trained):
+    m = trained["dpo_metrics"]
+    accuracy = [h["rewards/accuracies"] for h in m["log_history"]]
+    assert accuracy[0] <= 0.5 and sum(accuracy[-5:]) / 5 >= 0.7  # logged per batch of 16: noisy, so a mean
+    assert mean_loss(m["log_history"][-5:]) < mean_loss(m["log_history"][:5]) - 0.01  # from ln 2 = 0.693
+
+
+def test_outputs_are_only_the_adapter_and_metrics(trained):
+    for stage in ("sft", "dpo"):
+        assert sorted(p.name for p in trained[stage].iterdir()) == [
+            "adapter_config.json",
+            "adapter_metrics.json",
+            "adapter_model.safetensors",
+        ]
+    assert not list(trained["sft"].parent.glob(".checkpoints*"))
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_ia3_vector_per_layer_has_length_d_mlp(name, bases, normalized, tmp_path):
+    spec = TINY["models"][name]
+    train_sft(
+        str(bases[name]), str(normalized["sharegpt"]), str(tmp_path), dict(HP, max_examples=32, epochs=1), 1, "tulu"
+    )
+    state = load_file(str(tmp_path / "adapter_model.safetensors"))
+    assert len(state) == spec["n_layers"]
+    for key, value in state.items():
+        assert key.endswith("mlp.down_proj.ia3_l") and value.numel() == spec["d_mlp"], key
+
+
+def logits(model, ids):
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def test_shared_weight_policies_equal_peft_models(trained):
+    base_dir, sft, dpo = trained["base"], str(trained["sft"]), str(trained["dpo"])
+    tok = models.load_tokenizer(base_dir)
+    ids = tok(["<|user|>\nhow do i rob a bank?\n<|assistant|>\n"], return_tensors="pt")["input_ids"]
+    shared = models.load_base(base_dir)
+    peft_sft = PeftModel.from_pretrained(models.load_base(base_dir), sft).eval()
+    merged = PeftModel.from_pretrained(models.load_base(base_dir), sft).merge_and_unload()
+    peft_dpo = PeftModel.from_pretrained(merged, dpo).eval()
+    plain = logits(shared, ids)
+    with models.policy("sft", shared, [sft]).active() as m:
+        torch.testing.assert_close(logits(m, ids), logits(peft_sft, ids), rtol=1e-4, atol=1e-4)
+    with models.policy("dpo", shared, [sft, dpo]).active() as m:
+        torch.testing.assert_close(logits(m, ids), logits(peft_dpo, ids), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(logits(shared, ids), plain)  # hooks are gone after the block
+    assert not torch.allclose(logits(peft_dpo, ids), logits(peft_sft, ids), atol=1e-3)
+
+
+def test_missing_adapter_fails_clearly(tmp_path, bases):
+    with pytest.raises(FileNotFoundError, match="no adapter_config.json"):
+        models.policy("x", models.load_base(bases["tiny_llama"]), [tmp_path])

@@ -1,0 +1,223 @@
+"""The GPU-hours planner: jobs of a dry run, costed with costs.py, aggregated, and calibrated on benchmark files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from safety_neurons.data.synthetic import WORLD_FILES
+from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES
+from safety_neurons.data.synthetic_preferences import PREFERENCE_FILES
+from safety_neurons.workflow import costs
+from safety_neurons.workflow.cli import main as cli
+from safety_neurons.workflow.config import load
+from safety_neurons.workflow.plan import measured_seconds, plan
+
+REPO = Path(__file__).resolve().parents[3]
+COPIED = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles", "report"]
+KEYS = {"gpu_type", "total_gpu_hours", "jobs", "by_rule", "by_model", "calibration"}
+# `snakemake -n --quiet rules` on config.yaml: nothing of the paper grid exists here, so every job is stale.
+PAPER_COUNTS = {
+    "sft": 20,
+    "dpo": 42,
+    "patched_generation": 280,
+    "judge_responses": 544,
+    "general_eval": 220,
+    "change_scores": 80,
+    "safeguard_generation": 40,
+    "safeguard_features": 40,
+    "stage_generation": 40,
+    "alignment_check": 20,
+    "cross_patching": 18,
+    "baseline_scores": 8,
+    "all": 1,
+    "bbh_cot_prompts": 1,
+    "cross_tables": 1,
+    "download_base": 4,
+    "download_judge": 2,
+    "eval_prompts": 4,
+    "figure_causal_effect": 1,
+    "figure_curves": 1,
+    "figure_neurons": 1,
+    "figure_windows": 1,
+    "neuron_sets": 68,
+    "neuron_vocabulary": 1,
+    "preference_correlation": 1,
+    "prepare_dataset": 23,
+    "safeguard_eval": 8,
+    "safeguard_prompts": 5,
+    "safeguard_tables": 1,
+    "seed_robustness": 1,
+    "tables": 1,
+}
+GPU_RULES = {
+    "sft",
+    "dpo",
+    "alignment_check",
+    "change_scores",
+    "baseline_scores",
+    "patched_generation",
+    "stage_generation",
+    "cross_patching",
+    "general_eval",
+    "safeguard_generation",
+    "safeguard_features",
+}
+
+
+def expected_gpus(job: dict, config: dict) -> int:
+    """GPUs a job should request: the policy's for model stages, the judge's for judging, none for CPU stages
+    (Table 9's value vectors are one matrix product per neuron)."""
+    wc = job["wildcards"]
+    if job["rule"] == "judge_responses":
+        return config["judges"][wc["judge"]]["gpus"]
+    return config["models"][wc["model"]]["gpus"] if job["rule"] in GPU_RULES else 0
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``safety-neurons plan ARGS``."""
+    with pytest.raises(SystemExit) as exc:
+        cli(["plan", *args])
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def paper() -> dict:
+    """The plan of the paper grid (config.yaml) in the repository."""
+    return plan(REPO)
+
+
+def test_paper_grid_job_counts(paper):
+    assert {rule: row["jobs"] for rule, row in paper["by_rule"].items()} == PAPER_COUNTS
+    assert sum(row["jobs"] for row in paper["by_model"].values()) == len(paper["jobs"]) == 1478
+    assert paper["by_model"]["-"]["jobs"] == 46  # downloads, datasets, prompts, tables, figures, all
+    assert paper["gpu_type"] == "a100-80gb"
+
+
+def test_paper_grid_gpu_hours_match_the_cost_model(paper):
+    config = load(REPO / "config.yaml")
+    expected = 0.0
+    for job in paper["jobs"]:
+        gpu = expected_gpus(job, config)
+        assert job["gpu"] == gpu, job
+        if gpu:
+            expected += gpu * costs.estimate_minutes(job["rule"], config, job["wildcards"]) / 60
+    assert expected > 0
+    assert paper["total_gpu_hours"] == pytest.approx(expected, abs=1e-3)
+    assert sum(r["gpu_hours"] for r in paper["by_rule"].values()) == pytest.approx(expected, abs=1e-2)
+    assert sum(r["gpu_hours"] for r in paper["by_model"].values()) == pytest.approx(expected, abs=1e-2)
+
+
+def test_json_output(capsys, paper):
+    code, out, _ = run_cli(capsys, "--json", "--directory", str(REPO))
+    report = json.loads(out)
+    assert code == 0
+    assert KEYS <= set(report)
+    assert report["total_gpu_hours"] == paper["total_gpu_hours"]
+    assert set(report["jobs"][0]) >= {"rule", "model", "wildcards", "gpu", "minutes", "gpu_hours"}
+
+
+def test_text_output_has_the_total(capsys, paper):
+    code, out, _ = run_cli(capsys, "--directory", str(REPO))
+    assert code == 0
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    assert f"{paper['total_gpu_hours']:.2f}" in total and str(len(paper["jobs"])) in total
+    assert "patched_generation" in out and "llama2" in out and "calibration" in out
+
+
+def test_profile_resources_apply(paper):
+    profile = REPO / "profiles" / "slurm"
+    default_runtime = yaml.safe_load((profile / "profile.yaml").read_text())["default-resources"]["runtime"]
+    report = plan(REPO, profile=str(profile))
+    prepare = [j for j in report["jobs"] if j["rule"] == "prepare_dataset"]
+    assert prepare and all(j["minutes"] == default_runtime and j["estimate"] == "runtime" for j in prepare)
+    assert report["total_gpu_hours"] == paper["total_gpu_hours"]  # CPU jobs cost no GPU-hours
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory) -> Path:
+    """A copy of the workflow whose tiny world already exists (so tiny_world is not stale)."""
+    wd = tmp_path_factory.mktemp("plan_workflow")
+    for name in COPIED:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, wd / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, wd / name)
+    world = wd / "resources" / "tiny" / "world"
+    world.mkdir(parents=True)
+    for name in (WORLD_FILES | BENCHMARK_FILES | PREFERENCE_FILES).values():
+        (world / name).write_text("generated\n")
+    return wd
+
+
+def write_benchmark(path: Path, seconds: list[float]) -> None:
+    """A Snakemake benchmark tsv (header, one row per repeat)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = "".join(f"{s:.4f}\t0:00:00\t100.0\t200.0\n" for s in seconds)
+    path.write_text("s\th:m:s\tmax_rss\tmax_vms\n" + rows)
+
+
+def test_stale_only_and_calibration(workflow, capsys):
+    tiny = ["configs/tiny.yaml"]
+    before = plan(workflow, [workflow / f for f in tiny])
+    assert "tiny_world" not in before["by_rule"]  # its outputs exist: not stale
+    assert before["by_rule"]["sft"]["jobs"] == 8 and before["total_gpu_hours"] == 0  # 4 models x 2 seeds; gpus: 0
+    assert before["calibration"] == {}
+
+    config = load(workflow / "config.yaml", workflow / "configs" / "tiny.yaml")
+    est = costs.estimate_minutes("change_scores", config, {"model": "tiny_llama", "seed": "1", "variant": "main"})
+    write_benchmark(
+        workflow / "benchmarks" / "change_scores" / "tiny_llama_s1_main.tsv", [1.5 * est * 60, 2.5 * est * 60]
+    )
+    write_benchmark(workflow / "benchmarks" / "tiny_world" / "tiny_world.tsv", [3.0])
+    write_benchmark(workflow / "benchmarks" / "change_scores" / "unrelated.tsv", [99.0])  # no job of the DAG
+    est_sft = costs.estimate_minutes("sft", config, {"model": "tiny_llama", "seed": "1"})
+    metrics = workflow / "results" / "tiny_llama" / "s1" / "sft" / "adapter_metrics.json"
+    metrics.parent.mkdir(parents=True)
+    metrics.write_text(json.dumps({"seconds": 3 * est_sft * 60}))  # cached rules time themselves
+
+    code, out, _ = run_cli(
+        capsys, "--json", "--configfile", *[str(workflow / f) for f in tiny], "--directory", str(workflow)
+    )
+    cal = json.loads(out)["calibration"]
+    assert code == 0
+    assert set(cal) == {"change_scores", "sft", "tiny_world"}  # forceall sees the non-stale tiny_world job
+    assert cal["change_scores"]["n"] == 1
+    assert cal["change_scores"]["estimated_minutes"] == pytest.approx(est, abs=1e-3)
+    assert cal["change_scores"]["measured_minutes"] == pytest.approx(2 * est, abs=1e-3)
+    assert cal["change_scores"]["ratio"] == pytest.approx(2.0, abs=1e-2)
+    assert cal["sft"]["n"] == 1 and cal["sft"]["ratio"] == pytest.approx(3.0, abs=1e-2)
+    assert cal["tiny_world"] == {"n": 1, "estimated_minutes": 0.0, "measured_minutes": 0.05, "ratio": None}
+
+
+def test_measured_seconds_reads_the_s_column(tmp_path):
+    write_benchmark(tmp_path / "b.tsv", [10.0, 20.0])
+    assert measured_seconds(tmp_path / "b.tsv") == pytest.approx(15.0)
+    (tmp_path / "empty.tsv").write_text("s\th:m:s\n")
+    assert measured_seconds(tmp_path / "empty.tsv") is None
+    assert measured_seconds(tmp_path / "missing.tsv") is None
+
+
+def test_bad_config_names_the_key(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sft: {lr: fast}\n")
+    code, out, err = run_cli(capsys, "--configfile", str(bad), "--directory", str(REPO))
+    assert code != 0 and out == ""
+    assert "sft.lr" in err and "Traceback" not in err
+
+
+def test_workflow_error_is_reported(capsys):
+    code, _, err = run_cli(capsys, "--directory", str(REPO), "no_such_rule_or_file")
+    assert code != 0
+    assert "no_such_rule_or_file" in err and "Traceback" not in err
+
+
+def test_missing_profile_is_reported(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "--profile", str(tmp_path / "nope"), "--directory", str(REPO))
+    assert code != 0 and "nope" in err

@@ -1,0 +1,42 @@
+"""Checkpoints computed once across workflows: a second workflow takes the SFT adapter from the output cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONFIGS, copy_workflow
+
+TARGET = "results/tiny_llama/s1/sft/adapter_model.safetensors"
+
+
+@pytest.mark.slow
+def test_second_workflow_reuses_the_cached_adapter(tmp_path):
+    env = dict(os.environ, SNAKEMAKE_OUTPUT_CACHE=str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    logs = []
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        wd = copy_workflow(tmp_path / name)
+        proc = subprocess.run(
+            [sys.executable, "-m", "snakemake", TARGET, "--cores", "2", *CONFIGS, "--cache"],
+            cwd=wd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs.append(proc.stdout + proc.stderr)
+    assert f"Moving output file {TARGET} to cache" in logs[0]
+    assert len(list((tmp_path / "cache").iterdir())) == 3  # the three adapter files, stored once
+    assert f"Symlinking output file {TARGET} from cache" in logs[1] and "to cache" not in logs[1]
+    log = Path("logs") / "sft" / "tiny_llama_s1.log"
+    assert "train_runtime" in (tmp_path / "first" / log).read_text()
+    assert (tmp_path / "second" / log).read_text() == ""  # Snakemake creates the log; no training wrote to it
+    first, second = (tmp_path / n / TARGET for n in ("first", "second"))
+    assert second.resolve() == first.resolve() and second.resolve().parent == tmp_path / "cache"

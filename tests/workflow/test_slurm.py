@@ -1,0 +1,195 @@
+"""The CI-sized workflow through a REAL one-node SLURM cluster (Slurm 22.05 + slurmdbd, two fake GPUs as GRES).
+
+tests/slurm/local-cluster.sh installs (first use, apt) and starts the cluster; it is always stopped again. The
+workflow runs with tests/slurm/profile (executor slurm) on one tiny model whose GPU stages ask for one GPU
+(tests/slurm/slurm.yaml); sacct then has to show every remote job COMPLETED and the GPU stages with gres/gpu=1.
+Needs root and apt-get; takes about 4 minutes on two cores (run it alone: `pytest tests/test_slurm.py -s`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, copy_workflow
+
+CLUSTER = REPO / "tests" / "slurm" / "local-cluster.sh"
+# Copied into the test's workdir: the whole checkout (rules, scripts, envs, configs, profiles, ...) except
+# outputs, caches and the venv, plus the test configs and profile.
+CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", "tests/slurm/slurm.yaml"]
+MODEL = "tiny_llama"  # the one model of tests/slurm/slurm.yaml
+GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation"}
+LOCAL_RULES = {"all"}  # run by Snakemake itself, never submitted
+# The chain from the tiny world to a judged patching sweep (the experiments' jobs are the same rules again).
+TARGETS = [
+    f"results/{MODEL}/s1/alignment_check.json",
+    f"results/{MODEL}/s1/scores/tiny_cost/patching/sft/main-top/tiny_red_team.jsonl",
+    f"results/{MODEL}/s1/patching/sft/main-random/tiny_red_team.jsonl",
+]
+SNAKEMAKE_TIMEOUT = 1200  # s; SIGINT (Snakemake ignores SIGTERM with jobs in flight), then KILL
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.name != "posix" or os.geteuid() != 0,
+        reason="starts a local SLURM cluster: needs root (daemons, apt-get, /etc/slurm)",
+    ),
+    pytest.mark.skipif(
+        shutil.which("apt-get") is None, reason="needs apt-get (Debian/Ubuntu) to install slurm, munge and MariaDB"
+    ),
+]
+
+
+def cluster(action: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SLURM_FAKE_GPUS="2", SLURM_ACCOUNTING="1")  # accounting: the plugin polls sacct
+    return subprocess.run(["bash", str(CLUSTER), action], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """A running local cluster, stopped (every daemon it started, by PID) even if `up` or the test fails."""
+    t0 = time.monotonic()
+    try:
+        proc = cluster("up")
+        print(f"\nlocal-cluster.sh up: {time.monotonic() - t0:.0f}s (rc {proc.returncode})\n{proc.stderr[-1500:]}")
+        if proc.returncode != 0:
+            pytest.fail(f"local-cluster.sh up failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
+        yield
+    finally:
+        down = cluster("down", timeout=180)
+        print(f"local-cluster.sh down: rc {down.returncode}\n{down.stderr[-1000:]}")
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, tmp_path_factory):
+    """A copy of the workflow run through the cluster: (workdir, Snakemake's output, seconds)."""
+    wd = copy_workflow(tmp_path_factory.mktemp("slurm-workflow"))  # jobs run as root, so /tmp is fine
+    shutil.copytree(REPO / "tests" / "slurm", wd / "tests" / "slurm")
+    # Jobs run `<sys.executable> -m snakemake` (shared-FS software deployment) with sbatch --export=ALL:
+    # the venv's Python and PATH reach them from this environment.
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}  # not a job inside a job
+    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    cmd = [
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "60",
+        str(SNAKEMAKE_TIMEOUT),
+        sys.executable,
+        "-m",
+        "snakemake",
+        *TARGETS,  # before --configfile, which takes every following word
+        "--profile",
+        "tests/slurm/profile",
+        *CONFIGS,
+    ]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = proc.communicate(timeout=SNAKEMAKE_TIMEOUT + 120)
+    except BaseException:  # pytest interrupted (Ctrl-C) or timeout(1) itself hung: let the plugin scancel
+        proc.send_signal(signal.SIGINT)  # timeout(1) passes SIGINT on to Snakemake
+        try:
+            proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+    seconds = time.monotonic() - t0
+    print(f"snakemake through SLURM: {seconds:.0f}s (rc {proc.returncode})")
+    if proc.returncode != 0:
+        slurm_logs = sorted((wd / "logs" / "slurm").rglob("*.log"), key=lambda p: p.stat().st_mtime)[-3:]
+        tails = "".join(f"\n--- {p}\n{p.read_text()[-1500:]}" for p in slurm_logs)
+        pytest.fail(f"snakemake exited {proc.returncode} after {seconds:.0f}s:\n{output[-6000:]}{tails}")
+    return wd, output, seconds
+
+
+def planned_jobs(output: str) -> Counter:
+    """Per-rule job counts from Snakemake's `Job stats:` table."""
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    rows = (line.split() for line in table.splitlines()[3:])
+    return Counter({row[0]: int(row[1]) for row in rows if len(row) == 2 and row[0] != "total"})
+
+
+def submitted_jobs(output: str) -> dict[str, str]:
+    """SLURM job id -> rule, from `Job N has been submitted with SLURM jobid X (log: .../rule_<rule>/...)`."""
+    found = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: .*?/logs/slurm/rule_(\w+)/", output)
+    return dict(found)
+
+
+def sacct_rows(run_uuid: str, expected: set[str]) -> dict[str, dict[str, str]]:
+    """sacct's allocation rows of the run (all its jobs share the run UUID as job name), retried briefly."""
+    fields = ["JobID", "JobName", "State", "AllocTRES", "Comment"]
+    for _ in range(30):
+        out = subprocess.run(
+            ["sacct", "-X", "-P", "-n", "-S", "now-1hour", "--name", run_uuid, f"--format={','.join(fields)}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rows = {
+            r["JobID"]: r
+            for r in (dict(zip(fields, line.split("|"), strict=True)) for line in out.splitlines() if line.strip())
+        }
+        if set(rows) >= expected and all(r["State"] not in ("PENDING", "RUNNING") for r in rows.values()):
+            return rows
+        time.sleep(1)
+    return rows
+
+
+def rule_of_comment(comment: str) -> str:
+    """The plugin's --comment is `rule_<rule>` or `rule_<rule>_wildcards_<values>`."""
+    m = re.fullmatch(r"rule_(\w+?)(?:_wildcards_.*)?", comment)
+    assert m, comment
+    return m[1]
+
+
+def test_every_remote_job_completed_in_sacct_with_gpus(slurm_run):
+    wd, output, seconds = slurm_run
+    run_uuid = re.search(r"SLURM run ID: (\S+)", output)[1]
+    planned = planned_jobs(output)
+    remote = Counter({rule: n for rule, n in planned.items() if rule not in LOCAL_RULES})
+    assert GPU_RULES <= set(remote), planned
+
+    submitted = submitted_jobs(output)
+    assert Counter(submitted.values()) == remote, "every planned job but localrules went to SLURM once"
+
+    rows = sacct_rows(run_uuid, set(submitted))
+    report = "\n".join("|".join(r.values()) for r in rows.values())
+    print(f"sacct for run {run_uuid}:\n{report}")
+    assert set(rows) == set(submitted), report
+    assert {r["State"] for r in rows.values()} == {"COMPLETED"}, report
+    for job_id, r in rows.items():
+        rule = rule_of_comment(r["Comment"])
+        assert rule == submitted[job_id], r
+        gpus = re.search(r"gres/gpu=(\d+)", r["AllocTRES"])
+        if rule in GPU_RULES:
+            assert gpus and gpus[1] == "1", f"GPU stage without its one GPU: {r}"
+        else:
+            assert gpus is None, f"CPU stage holding a GPU: {r}"
+    assert sum(1 for r in rows.values() if rule_of_comment(r["Comment"]) in GPU_RULES) == sum(
+        remote[rule] for rule in GPU_RULES
+    )
+    print(f"{len(rows)} SLURM jobs, all COMPLETED; wall time {seconds:.0f}s")
+
+
+def test_outputs_and_logs_exist(slurm_run):
+    wd, _, _ = slurm_run
+    d = wd / "results" / MODEL / "s1"
+    assert (d / "alignment_check.json").stat().st_size > 0
+    for source in ("main-top", "main-random"):
+        rows = (d / "patching" / "sft" / source / "tiny_red_team.jsonl").read_text().splitlines()
+        assert len(rows) == 3 * 12  # ks [0, 25, 100] x 12 prompts (tests/configs/ci.yaml)
+    for rule in GPU_RULES:
+        assert list((wd / "logs" / rule).glob(f"{MODEL}_*.log")), rule
+        assert list((wd / "logs" / "slurm" / f"rule_{rule}").rglob("*.log")), rule  # kept SLURM job logs

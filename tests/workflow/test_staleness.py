@@ -1,0 +1,83 @@
+"""Only stale stages rerun: after a completed embedded run, each kind of change reruns exactly its stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import snakemake
+
+TRAINING = {"tiny_world", "tiny_tokenizer", "pretrain_tiny", "prepare_dataset", "sft"}
+SCORING = {"change_scores", "baseline_scores", "dpo", "alignment_check", "train_judge"}
+# what a new neuron set can touch: the patched jobs and everything scored or tabled from them
+AFTER_SETS = {
+    "neuron_sets",
+    "patched_generation",
+    "judge_responses",
+    "general_eval",
+    "tables",
+    "figure_causal_effect",
+    "figure_curves",
+    "figure_windows",
+}
+
+
+def planned(workdir: Path, *extra: str) -> dict[str, int]:
+    """Jobs per rule that a dry run would execute (``all`` left out)."""
+    proc = snakemake(workdir, "-n", "--quiet", "rules", *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total", "all"):
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def with_config(workdir: Path, name: str, text: str) -> list[str]:
+    path = workdir / "tests" / "configs" / name
+    path.write_text(text)
+    return ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", str(path.relative_to(workdir))]
+
+
+@pytest.mark.slow
+def test_nothing_reruns_after_a_complete_run(embedded_run):
+    assert planned(embedded_run) == {}
+
+
+@pytest.mark.slow
+def test_changing_k_reruns_only_patching(embedded_run):
+    counts = planned(embedded_run, *with_config(embedded_run, "ks.yaml", "patching: {ks: [0, 25, 50, 100]}\n"))
+    assert set(counts) == AFTER_SETS
+    assert counts["neuron_sets"] >= 2 * 2  # at least main for 2 models x 2 seeds: every set file of the sweep
+    assert counts["patched_generation"] >= 2 * 2 * 2  # at least main top/random, 2 models x 2 seeds
+    assert counts["judge_responses"] >= counts["patched_generation"]  # every rerun sweep is judged again
+
+
+@pytest.mark.slow
+def test_changing_beta_reruns_dpo_and_downstream_not_sft(embedded_run):
+    counts = planned(embedded_run, *with_config(embedded_run, "beta.yaml", "dpo: {beta: 0.2}\n"))
+    assert counts["dpo"] == 2 * 2 + 4  # hh_harmless for 2 models x 2 seeds; 4 preference DPOs of tiny_llama
+    assert counts["alignment_check"] == 4 and {"change_scores", "patched_generation", "tables"} <= set(counts)
+    assert not TRAINING & set(counts)
+
+
+@pytest.mark.slow
+def test_code_change_reruns_the_stages_that_import_it(embedded_run):
+    module = embedded_run / "safety_neurons" / "value_vectors.py"  # imported by the Table 9 script only
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# a comment changes nothing\n")
+        assert planned(embedded_run) == {}
+        module.write_text(original + "\n\ndef unused_helper() -> int:\n    return 1\n")
+        assert planned(embedded_run) == {"neuron_vocabulary": 1}
+    finally:
+        module.write_text(original)
+    assert planned(embedded_run) == {}
+
+
+@pytest.mark.slow
+def test_run_only_settings_rerun_nothing(embedded_run):
+    extra = with_config(embedded_run, "steps.yaml", "sft: {save_steps: 7, logging_steps: 3}\ndpo: {save_steps: 9}\n")
+    assert planned(embedded_run, *extra) == {}
