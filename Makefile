@@ -25,7 +25,7 @@ demo: install
 
 test: install
 	ruff check .
-	pytest -q
+	pytest -q --durations=15
 
 lint: install
 	ruff check .
