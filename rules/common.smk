@@ -11,18 +11,16 @@ from safety_neurons.data.synthetic import WORLD_FILES
 from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES
 from safety_neurons.data.synthetic_preferences import PREFERENCE_FILES
 from safety_neurons.workflow import costs, layout
-from safety_neurons.workflow.config import (
-    ConfigError,
-    check_references,
-    inherit_variants,
-)
+from safety_neurons.workflow.config import ConfigError, check_references, inherit_variants, read_yaml
 from safety_neurons.workflow.contracts import Source
 from safety_neurons.workflow.layout import alternatives
 from safety_neurons.workflow.provenance import code_version
 
-inherit_variants(config)
-validate(config, schema="../safety_neurons/workflow/schemas/config.schema.yaml")
 try:
+    for path in [*workflow.configfiles, *workflow.overwrite_configfiles]:
+        read_yaml(path)  # Snakemake's YAML keeps the last of a duplicated key; ours names it
+    inherit_variants(config)
+    validate(config, schema="../safety_neurons/workflow/schemas/config.schema.yaml")
     check_references(config)
 except ConfigError as e:
     raise WorkflowError(f"invalid config: {e}") from None
@@ -114,8 +112,10 @@ RUN_ONLY = ("logging_steps", "save_steps")  # how a stage runs, not what it make
 
 
 def result_params(section):
-    """A training section without its run-only settings, so changing those reruns nothing."""
-    return {k: v for k, v in section.items() if k not in RUN_ONLY and k != "preferences"}
+    """A training section without its run-only settings (changing those reruns nothing), with the CPU
+    precision switch."""
+    kept = {k: v for k, v in section.items() if k not in RUN_ONLY and k != "preferences"}
+    return kept | {"cpu_precision": config["cpu_precision"]}
 
 
 # ---------------------------------------------------------------------------------------- input functions
@@ -230,6 +230,7 @@ def safeguard_params(wc):
         "d_mlp": model_spec(wc)["d_mlp"],
         "disjoint": config["neurons"]["random_disjoint"],
         "chat_format": config["chat_format"],
+        "cpu_precision": config["cpu_precision"],
     }
 
 
@@ -238,6 +239,7 @@ def generation_params(section, wc, source, m1):
     return {k: section[k] for k in ("max_new_tokens", "batch_size")} | {
         "chat_format": config["chat_format"],
         "dtype": model_spec(wc)["dtype"],
+        "cpu_precision": config["cpu_precision"],
         "source": source,
         "m1": m1,
     }
@@ -249,6 +251,7 @@ def model_params(wc):
         "chat_format": config["chat_format"],
         "exclude_layers": model_spec(wc)["exclude_layers"],
         "dtype": model_spec(wc)["dtype"],
+        "cpu_precision": config["cpu_precision"],
         "model": wc.model,
         "n_layers": model_spec(wc)["n_layers"],
         "d_mlp": model_spec(wc)["d_mlp"],

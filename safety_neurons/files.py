@@ -3,6 +3,7 @@ place), and JSONL records written and read back."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -13,23 +14,63 @@ from pathlib import Path
 from typing import Any, TextIO
 
 
-class DataError(ValueError):
+class UserError(ValueError):
+    """A mistake in what the user gave (config, data, an artifact on disk): a stage ends with this one line,
+    which names the key, file or line; the traceback goes to the rule's log only."""
+
+
+class DataError(UserError):
     """Input data that cannot be normalized; the message names file (or hub id), row and key."""
+
+
+class ArtifactError(UserError):
+    """A model, adapter, score or neuron-set file that is missing, truncated or does not fit; names the path."""
+
+
+class MissingArtifact(ArtifactError, FileNotFoundError):
+    """An artifact that is not on disk."""
+
+
+def load_tensors(path: str | Path) -> dict:
+    """A safetensors file's tensors; a missing or truncated file is an ``ArtifactError`` naming the path."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not Path(path).is_file():
+        raise MissingArtifact(f"{path}: no such file")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise ArtifactError(f"{path}: not a readable safetensors file ({e}); delete it and rerun its stage") from None
 
 
 @contextmanager
 def staged_dir(final_dir: str | Path) -> Iterator[Path]:
-    """A temporary directory next to ``final_dir``; on success its files are moved into ``final_dir``."""
+    """A temporary directory next to ``final_dir``; on success it becomes ``final_dir`` with one rename, so a
+    kill leaves either nothing or the whole directory. Into a directory that already holds other files (an
+    adapter's directory beside its checkpoints) the files are moved one by one."""
     final = Path(final_dir)
     final.parent.mkdir(parents=True, exist_ok=True)
+    _drop_stale(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         yield tmp
-        final.mkdir(parents=True, exist_ok=True)
+        tmp.chmod(0o777 & ~_umask())
+        if final.is_dir() and not any(final.iterdir()):
+            final.rmdir()
+        if not final.exists():
+            os.rename(tmp, final)
+            return
         for f in sorted(tmp.iterdir()):
             os.replace(f, final / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _drop_stale(path: Path) -> None:
+    """Remove the temporary siblings a killed writer of ``path`` left behind (one writer per output at a time)."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
 def _umask() -> int:
@@ -44,6 +85,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed onto it when the block succeeds and removed when it fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _drop_stale(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -18,6 +18,8 @@ from safety_neurons.workflow.contracts import (
     ChangeScoreParams,
     GeneralEvalParams,
     GenerationParams,
+    ModelParams,
+    RankingParams,
     SafeguardParams,
     Source,
 )
@@ -25,15 +27,15 @@ from safety_neurons.workflow.contracts import (
 log = logging.getLogger(__name__)
 
 
-def _load(base_dir: str, dtype: str):
-    """Tokenizer and base model, placed on the GPU when there is one."""
+def _load(base_dir: str, p: ModelParams | SafeguardParams):
+    """Tokenizer and base model, placed on the GPU when there is one (on CPU: p.cpu_precision)."""
     from safety_neurons.models.loading import load_base, load_tokenizer, placement
 
-    device, torch_dtype = placement(dtype)
+    device, torch_dtype = placement(p.dtype, p.cpu_precision)
     return load_tokenizer(base_dir), load_base(base_dir, torch_dtype, device)
 
 
-def _check_width(base, p: ChangeScoreParams | BaselineParams, base_dir: str) -> None:
+def _check_width(base, p: RankingParams, base_dir: str) -> None:
     """Fail when the configured n_layers/d_mlp do not match the model on disk."""
     from safety_neurons.neurons.hooks import mlp_width
 
@@ -47,6 +49,14 @@ def _check_width(base, p: ChangeScoreParams | BaselineParams, base_dir: str) -> 
 # ------------------------------------------------------------------------------------------ safety neurons
 
 
+def _pool(path: str, n: int | None) -> list[dict]:
+    """The rows neurons are found on; all of them, with a warning in the log, when the file has fewer than n."""
+    rows = read_jsonl(path)
+    if n and len(rows) < n:
+        log.warning("%s: %d prompts, the variant's n_prompts asks for %d: using all %d", path, len(rows), n, len(rows))
+    return rows
+
+
 def change_scores(
     base_dir: str,
     m1_adapters: list[str],
@@ -57,12 +67,12 @@ def change_scores(
     out_summary: str,
 ) -> dict:
     """Rule change_scores: load the pair on shared weights, score (Eq. 3), rank, save scores and a summary."""
-    from safety_neurons.neurons.change_scores import change_score_stats, rank, save, select_prompts, summary
+    from safety_neurons.neurons.change_scores import change_score_stats, rank, select_prompts
     from safety_neurons.neurons.policies import policy
 
-    tok, base = _load(base_dir, p.dtype)
+    tok, base = _load(base_dir, p)
     _check_width(base, p, base_dir)
-    prompts = select_prompts(read_jsonl(prompts_path), p.n_prompts, p.selection, p.selection_seed)
+    prompts = select_prompts(_pool(prompts_path, p.n_prompts), p.n_prompts, p.selection, p.selection_seed)
     stats = change_score_stats(
         policy("m1", base, m1_adapters),
         policy("m2", base, m2_adapters),
@@ -74,11 +84,7 @@ def change_scores(
         batch_size=p.batch_size,
         chat_format=p.chat_format,
     )
-    ranking = rank(stats.scores, p.exclude_layers)
-    info = summary(stats, ranking)
-    save(stats, ranking, out_scores, {"variant": p.asdict(), "n_tokens": stats.n_tokens})
-    write_json(info | {"variant": p.asdict()}, out_summary)
-    return info
+    return _save_ranking(stats, rank(stats.scores, p.exclude_layers), p, out_scores, out_summary)
 
 
 def baseline_scores(
@@ -86,13 +92,13 @@ def baseline_scores(
 ) -> dict:
     """Rule baseline_scores: Wanda or SN-Tune scores of base + adapters on the selected texts, ranked."""
     from safety_neurons.neurons.baselines import baseline_stats, calibration_text, rank_baseline
-    from safety_neurons.neurons.change_scores import save, select_prompts, summary
+    from safety_neurons.neurons.change_scores import select_prompts
     from safety_neurons.neurons.policies import policy
     from safety_neurons.neurons.sizes import top_fraction_k
 
-    tok, base = _load(base_dir, p.dtype)
+    tok, base = _load(base_dir, p)
     _check_width(base, p, base_dir)
-    rows = [{"prompt": r} for r in read_jsonl(texts_path)]  # select_prompts returns each row's "prompt"
+    rows = [{"prompt": r} for r in _pool(texts_path, p.n_texts)]  # select_prompts returns each row's "prompt"
     chosen = select_prompts(rows, p.n_texts or len(rows), p.selection, p.selection_seed)
     texts = [calibration_text(r, tok, p.chat_format) for r in chosen]
     stats = baseline_stats(
@@ -105,10 +111,17 @@ def baseline_scores(
         max_length=p.max_length,
         chat_format=p.chat_format,
     )
-    ranking = rank_baseline(stats.scores, p.exclude_layers, p.ranking)
     k = top_fraction_k(p.ranking, p.n_layers - len(set(p.exclude_layers)), p.d_mlp, p.top_fraction)
-    info = summary(stats, ranking) | {"k_top_fraction": k}
-    save(stats, ranking, out_scores, {"variant": p.asdict(), "n_tokens": stats.n_tokens, "k_top_fraction": k})
+    ranking = rank_baseline(stats.scores, p.exclude_layers, p.ranking)
+    return _save_ranking(stats, ranking, p, out_scores, out_summary, k_top_fraction=k)
+
+
+def _save_ranking(stats, ranking, p: RankingParams, out_scores: str, out_summary: str, **extra) -> dict:
+    """Write a ranking stage's scores file (scores, ranking, moments) and its summary; return the summary."""
+    from safety_neurons.neurons.change_scores import save, summary
+
+    info = summary(stats, ranking) | extra
+    save(stats, ranking, out_scores, {"variant": p.asdict(), "n_tokens": stats.n_tokens} | extra)
     write_json(info | {"variant": p.asdict()}, out_summary)
     return info
 
@@ -132,14 +145,26 @@ def generate(
     sets: dict,
     prompts: list[dict],
     p: GenerationParams,
+    origin: str = "neuron sets",
 ) -> list[dict]:
     """Rules patched_generation, stage_generation, safeguard_generation, cross_patching: load M1 and the guide
-    once, then decode greedily for every k of the sweep (``{0: {}}``: M1 unpatched)."""
+    once, then decode greedily for every k of the sweep (``{0: {}}``: M1 unpatched). ``origin`` names where the
+    sets came from in the error for a set that does not fit the model."""
     from safety_neurons.data.formats import adds_special_tokens, first_turn, prompt_text
+    from safety_neurons.files import ArtifactError
+    from safety_neurons.neurons.hooks import mlp_width
     from safety_neurons.neurons.patching import patched_generate
     from safety_neurons.neurons.policies import policy
+    from safety_neurons.neurons.sets import outside
 
-    tok, base = _load(base_dir, p.dtype)
+    tok, base = _load(base_dir, p)
+    n_layers, d_mlp = mlp_width(base)
+    for k, neurons in sets.items():
+        if bad := outside({int(layer): ids for layer, ids in neurons.items()}, n_layers, d_mlp):
+            raise ArtifactError(
+                f"{origin}: the set k = {k} has neurons outside the model's {n_layers} layers x {d_mlp} "
+                f"(layer, lowest id, highest id) {bad[:3]}"
+            )
     m1, m2 = policy("m1", base, m1_adapters), policy("guide", base, guide_adapters)
     texts = [prompt_text(r["prompt"], tok, p.chat_format) for r in prompts]
     special = adds_special_tokens(p.chat_format)
@@ -177,7 +202,9 @@ def general_eval(inp, gsource: str, p: GeneralEvalParams) -> dict:
     if inp.cot:
         options["cot_prompts"] = json.loads(Path(inp.cot[0]).read_text())
     guide = adapter_dirs(inp.guide) if inp.guide else None
-    lm = load_eval_lm(inp.base, adapter_dirs(inp.m1), guide, neurons, p.dtype, p.batch_size, p.chat_format)
+    lm = load_eval_lm(
+        inp.base, adapter_dirs(inp.m1), guide, neurons, p.dtype, p.batch_size, p.chat_format, p.cpu_precision
+    )
     return evaluate(p.benchmark, lm, read_jsonl(inp.data), options)
 
 
@@ -193,7 +220,7 @@ def safeguard_features(
     from safety_neurons.neurons.change_scores import load_ranking
     from safety_neurons.neurons.policies import policy
 
-    tok, base = _load(base_dir, p.dtype)
+    tok, base = _load(base_dir, p)
     guarded = policy("guarded", base, list(adapter_dirs))
     recorded = recording_set(load_ranking(ranking_path), p.ks, p.d_mlp, p.seeds, p.disjoint)
     rows = read_jsonl(prompts_path)

@@ -8,5 +8,6 @@ from safety_neurons.workflow.script import adapter_dirs, job
 with job(snakemake):
     inp, p = snakemake.input, GenerationParams.of(snakemake.params.p)
     sets = stages.sweep_sets(inp.sets, p.source, p.ks)
-    rows = stages.generate(inp.base, adapter_dirs(inp.m1), adapter_dirs(inp.guide), sets, read_jsonl(inp.prompts), p)
+    m1, guide = adapter_dirs(inp.m1), adapter_dirs(inp.guide)
+    rows = stages.generate(inp.base, m1, guide, sets, read_jsonl(inp.prompts), p, origin=inp.sets)
     write_jsonl(rows, snakemake.output[0])

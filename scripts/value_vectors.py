@@ -10,7 +10,7 @@ with job(snakemake, torch_threads=False):
     for model, dtype, base, scores in zip(
         p.models, p.dtypes, snakemake.input.base, snakemake.input.scores, strict=True
     ):
-        device, dtype = placement(dtype)
+        device, dtype = placement(dtype, p.cpu_precision)
         lm = load_base(base, dtype, device)
         found = top_tokens(lm, load_tokenizer(base), load_ranking(scores), p.top, p.tokens)
         rows += [r | {"model": model} for r in found]

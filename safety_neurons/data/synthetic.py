@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from safety_neurons.files import atomic_text, write_jsonl
+
 HARMFUL = [
     ("steal", "a car"),
     ("poison", "a dog"),
@@ -418,15 +420,16 @@ class TinyWorld:
 
 
 def _write_json(path: Path, obj: object) -> None:
-    path.write_text(json.dumps(obj, indent=0) + "\n")
+    with atomic_text(path) as f:
+        f.write(json.dumps(obj, indent=0) + "\n")
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(rows, path)
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
+    with atomic_text(path) as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 from safety_neurons.data.synthetic import STEPS_HARMLESS, Task, TinyWorld
-from safety_neurons.files import write_jsonl
+from safety_neurons.files import atomic_text, write_jsonl
 
 BBH_TINY_TASKS = ("boolean_expressions", "object_counting", "step_order")
 # Role of each generated file -> its file name; BBH cot prompts are bbh_cot_{task}.txt (template for bbh).
@@ -165,7 +165,8 @@ def write_benchmarks(out: dict[str, str | Path], world: TinyWorld, seed: int) ->
     bbh = []
     for task in BBH_TINY_TASKS:
         examples = bbh_examples(task, harmless, rng, BBH_PER_TASK + 3)
-        p[f"bbh_cot_{task}"].write_text(cot_prompt(task, examples[:3]))
+        with atomic_text(p[f"bbh_cot_{task}"]) as f:
+            f.write(cot_prompt(task, examples[:3]))
         bbh += [{"input": q, "target": t, "task": task} for q, _, t in examples[3:]]
     write_jsonl(bbh, p["bbh"])
     write_jsonl(truthfulqa_rows(every, rng), p["truthfulqa"])

@@ -15,6 +15,7 @@ import random
 from pathlib import Path
 
 from safety_neurons.data.synthetic import TEMPLATES, Task, TinyWorld, answer, hh_transcript, refusal, request
+from safety_neurons.files import atomic_text, write_jsonl
 
 PREFERENCE_FILES = {
     "rewardbench": "rewardbench_filtered.jsonl",
@@ -133,12 +134,12 @@ def write_preferences(out: dict[str, str | Path], world: TinyWorld, seed: int, n
     rng = random.Random(seed)
     tasks = world.train_tasks
     p = {role: Path(out[role]) for role in PREFERENCE_FILES}
-    _jsonl(p["rewardbench"], rewardbench_rows(tasks, n, rng))
-    _jsonl(p["shp"], shp_rows(tasks, n, rng))
-    p["h4_stackexchange"].write_text(json.dumps(stackexchange_rows(n, rng)) + "\n")
-    p["iefeedback"].write_text(json.dumps(iefeedback_rows(tasks, n, rng)) + "\n")
-    _jsonl(p["hh_joint_train"], hh_joint_rows(world, n, rng))
-
-
-def _jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(rewardbench_rows(tasks, n, rng), p["rewardbench"])
+    write_jsonl(shp_rows(tasks, n, rng), p["shp"])
+    for role, rows in (
+        ("h4_stackexchange", stackexchange_rows(n, rng)),
+        ("iefeedback", iefeedback_rows(tasks, n, rng)),
+    ):
+        with atomic_text(p[role]) as f:
+            f.write(json.dumps(rows) + "\n")
+    write_jsonl(hh_joint_rows(world, n, rng), p["hh_joint_train"])

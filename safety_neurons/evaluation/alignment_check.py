@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from safety_neurons.data.formats import adds_special_tokens, prompt_text
 from safety_neurons.evaluation.judges import is_refusal
 from safety_neurons.files import read_jsonl
@@ -21,15 +23,23 @@ def rates(responses: list[str]) -> dict:
     }
 
 
+def _first(path: str, n: int) -> list[dict]:
+    """The first n prompts of a file; all of them, with a warning in the log, when it has fewer."""
+    rows = read_jsonl(path)
+    if len(rows) < n:
+        logging.getLogger(__name__).warning("%s: %d prompts, alignment_check.n_prompts is %d", path, len(rows), n)
+    return rows[:n]
+
+
 def check(
     base_dir: str, sft_dir: str, dpo_dir: str, harmful: str, harmless: str, hp: dict, chat_format: str, dtype: str
 ) -> dict:
     """Per policy and prompt set: refusal/answer rates and a few example responses."""
-    device, dtype = placement(dtype)
+    device, dtype = placement(dtype, hp.get("cpu_precision", "float32"))
     tok = load_tokenizer(base_dir)
     base = load_base(base_dir, dtype, device)
     sets = {
-        name: [prompt_text(r["prompt"].strip(), tok, chat_format) for r in read_jsonl(path)[: hp["n_prompts"]]]
+        name: [prompt_text(r["prompt"].strip(), tok, chat_format) for r in _first(path, hp["n_prompts"])]
         for name, path in (("harmful", harmful), ("harmless", harmless))
     }
     out: dict = {}

@@ -14,20 +14,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from safetensors import safe_open  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from safety_neurons.files import atomic_path  # noqa: E402
-from safety_neurons.neurons.change_scores import load_ranking  # noqa: E402
+from safety_neurons.neurons.change_scores import load_scores  # noqa: E402
 from safety_neurons.neurons.sets import Neurons  # noqa: E402
 
 COLUMNS = ["a", "b", "k", "overlap", "spearman"]
-
-
-def load_scores(path: str | Path) -> torch.Tensor:
-    """The change scores [L, d_mlp] of a file written by ``neurons.save`` (read without the other tensors)."""
-    with safe_open(str(path), framework="pt") as f:
-        return f.get_tensor("scores")
 
 
 def _check_k(ranking: torch.Tensor, k: int, source: str = "ranking") -> None:
@@ -62,7 +55,7 @@ def pairwise(named_files: dict[str, str | Path], k: int) -> pd.DataFrame:
     """Overlap and Spearman at ``k`` for every unordered pair of change-score files, in the given order."""
     loaded = {}
     for name, path in named_files.items():
-        loaded[name] = (load_scores(path), load_ranking(path))
+        loaded[name] = load_scores(path)
         _check_k(loaded[name][1], k, str(path))
     rows = []
     for a, b in itertools.combinations(named_files, 2):

@@ -26,7 +26,7 @@ from safety_neurons.files import atomic_path
 from safety_neurons.neurons.decoding import encode_batch, start_positions
 from safety_neurons.neurons.hooks import Recorder, mlp_width
 from safety_neurons.neurons.policies import Policy, as_policy
-from safety_neurons.neurons.sets import Neurons, canonical, from_pairs, pairs, random_like, top_k, union
+from safety_neurons.neurons.sets import Neurons, canonical, from_pairs, outside, pairs, random_like, top_k, union
 
 log = logging.getLogger(__name__)
 BASELINES = ("rn_same", "rn_last", "rn_all")  # the random sets beside the safety neurons (Fig. 10b)
@@ -54,11 +54,7 @@ def _checked(neurons: Neurons | None, n_layers: int, d_mlp: int) -> Neurons:
     out = canonical(neurons)
     if not out:
         raise ValueError("the neuron set is empty: no feature to record")
-    bad = [
-        (layer, ids[0], ids[-1])
-        for layer, ids in out.items()
-        if not (0 <= layer < n_layers and 0 <= ids[0] <= ids[-1] < d_mlp)
-    ]
+    bad = outside(out, n_layers, d_mlp)
     if bad:
         raise ValueError(
             f"neurons outside the model's {n_layers} layers x {d_mlp}: (layer, lowest id, highest id) {bad[:3]}"
@@ -293,8 +289,7 @@ def training_prompts(rows: Sequence[dict], n_train: int) -> list[dict]:
 
 def sampled_prompts(rows: Sequence[dict], n: int, seed: int) -> list[dict]:
     """``random.seed(seed); random.sample(rows, n)`` over the whole file, in sampled order (D24: not the
-    last-600 rule); every row, shuffled, when fewer."""
+    last-600 rule); every row, shuffled, when fewer (logged)."""
+    if len(rows) < n:
+        log.warning("only %d safeguard test prompts (%d asked for): using all", len(rows), n)
     return random.Random(seed).sample(list(rows), min(n, len(rows)))
-
-
-# --------------------------------------------------------------------------------------------------- rules

@@ -10,16 +10,29 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def placement(dtype: str) -> tuple[str, str]:
-    """(device, dtype) to run on: CUDA with the configured dtype when present, else CPU in float32."""
+def placement(dtype: str, cpu_precision: str = "float32") -> tuple[str, str]:
+    """(device, dtype) to run on: CUDA with the configured dtype when present; else CPU in float32, or in the
+    configured dtype when ``cpu_precision`` is ``configured`` (the GPU path, at tiny shapes)."""
     if torch.cuda.is_available():
         return "cuda", dtype
-    return "cpu", "float32"
+    return "cpu", dtype if cpu_precision == "configured" else "float32"
+
+
+def _checked_dir(base_dir: str | Path, needs: str = "config.json") -> str:
+    """A base model (or tokenizer) directory that exists and holds ``needs`` (else transformers would try the
+    hub with it as a repository id)."""
+    path = Path(base_dir)
+    if not (path / needs).is_file():
+        from safety_neurons.files import MissingArtifact
+
+        what = f"no {needs} in this directory" if path.is_dir() else "no such directory"
+        raise MissingArtifact(f"{path}: {what} (delete it and rerun its download, pretrain or convert rule)")
+    return str(path)
 
 
 def load_tokenizer(base_dir: str | Path):
     """The base model's tokenizer, left-padded for generation, with EOS as pad when it has none."""
-    tok = AutoTokenizer.from_pretrained(str(base_dir))
+    tok = AutoTokenizer.from_pretrained(_checked_dir(base_dir, "tokenizer_config.json"))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
@@ -27,8 +40,15 @@ def load_tokenizer(base_dir: str | Path):
 
 
 def load_base(base_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
-    """The base model in eval mode on ``device``."""
-    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=DTYPES[dtype])
+    """The base model in eval mode on ``device``; a truncated weights file names its path."""
+    from safetensors import SafetensorError
+
+    from safety_neurons.files import ArtifactError
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(_checked_dir(base_dir), dtype=DTYPES[dtype])
+    except (SafetensorError, OSError) as e:
+        raise ArtifactError(f"{base_dir}: the model's weights cannot be read ({e})") from None
     return model.to(device).eval()
 
 

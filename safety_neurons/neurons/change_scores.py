@@ -86,7 +86,7 @@ def _sequences(
         with hooked(gen.model) as hooks:
             hooks.set(gen.scales)
             new = greedy_loop(cached_step(gen.model), ids, mask, max_new_tokens, tok.eos_token_id, tok.pad_token_id)
-        completions = [tok(c, add_special_tokens=False)["input_ids"] for c in decode_new(tok, new)]
+        completions = [tok(c, add_special_tokens=False)["input_ids"] for c in decode_new(tok, ids, new)]
     else:
         completions = [[] for _ in texts]
     seqs = [p + c for p, c in zip(prompt_ids, completions, strict=True)]
@@ -245,8 +245,33 @@ def save(stats: ChangeScores, ranking: torch.Tensor, path: str | Path, metadata:
         )
 
 
+def load_scores(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores [L, d_mlp] and ranking [N, 2] saved by ``save``, checked: finite scores, ranked ids inside them."""
+    from safety_neurons.files import ArtifactError, load_tensors
+
+    t = load_tensors(path)
+    if "scores" not in t:
+        raise ArtifactError(f"{path}: not a neuron score file (no 'scores')")
+    scores, ranking = t["scores"], _ranking(t, path)
+    if not torch.isfinite(scores).all():
+        raise ArtifactError(f"{path}: scores hold NaN or inf; delete the file and rerun its stage")
+    if len(ranking) and not (ranking < torch.tensor(scores.shape)).all():
+        raise ArtifactError(f"{path}: the ranking's (layer, neuron) pairs do not fit the {tuple(scores.shape)} scores")
+    return scores, ranking
+
+
+def _ranking(tensors: dict, path: str | Path) -> torch.Tensor:
+    """A file's ranking [N, 2] of non-negative (layer, neuron) ids."""
+    from safety_neurons.files import ArtifactError
+
+    ranking = tensors.get("ranking")
+    if ranking is None or ranking.ndim != 2 or ranking.shape[1] != 2 or (ranking < 0).any():
+        raise ArtifactError(f"{path}: no (layer, neuron) ranking [N, 2] in this file")
+    return ranking.long()
+
+
 def load_ranking(path: str | Path) -> torch.Tensor:
     """The (layer, neuron) ranking [N, 2] saved by ``save``."""
-    from safetensors.torch import load_file
+    from safety_neurons.files import load_tensors
 
-    return load_file(str(path))["ranking"].long()
+    return _ranking(load_tensors(path), path)

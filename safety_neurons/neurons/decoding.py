@@ -73,9 +73,13 @@ def encode_batch(tokenizer, texts: list[str], add_special_tokens: bool, device: 
     return enc["input_ids"].to(device), enc["attention_mask"].to(device)
 
 
-def decode_new(tokenizer, new_ids: torch.Tensor) -> list[str]:
-    """Completions as text: special tokens (EOS, pads) skipped, as the authors decode them."""
-    return tokenizer.batch_decode(new_ids, skip_special_tokens=True)
+def decode_new(tokenizer, prompt_ids: torch.Tensor, new_ids: torch.Tensor) -> list[str]:
+    """Completions as text, as the authors decode them: prompt + new tokens decoded together (special tokens,
+    pads and EOS skipped), then the decoded prompt sliced off. Decoding the new tokens alone would drop the
+    leading space of a first SentencePiece token ("▁Hello" -> "Hello")."""
+    full = tokenizer.batch_decode(torch.cat([prompt_ids, new_ids], dim=1), skip_special_tokens=True)
+    prompts = tokenizer.batch_decode(prompt_ids, skip_special_tokens=True)
+    return [f[len(p) :] for p, f in zip(prompts, full, strict=True)]
 
 
 def generate(
@@ -92,5 +96,5 @@ def generate(
     for i in range(0, len(prompts), batch_size):
         ids, mask = encode_batch(tokenizer, prompts[i : i + batch_size], add_special_tokens, device)
         new = greedy_loop(make_step(), ids, mask, max_new_tokens, tokenizer.eos_token_id, tokenizer.pad_token_id)
-        out += decode_new(tokenizer, new)
+        out += decode_new(tokenizer, ids, new)
     return out

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
+from safety_neurons.files import ArtifactError, MissingArtifact, load_tensors
 from safety_neurons.models.loading import load_base, load_tokenizer, placement  # noqa: F401  (re-exported: models.load_base, …)
 from safety_neurons.neurons.hooks import OnActivation, hooked, mlp_width
 
@@ -25,32 +25,39 @@ def adapter_type(adapter_dir: str | Path) -> str:
     """'IA3' or 'LORA', from the adapter's config."""
     path = Path(adapter_dir) / "adapter_config.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no adapter_config.json (is {adapter_dir} an adapter directory?)")
+        raise MissingArtifact(f"{path}: no adapter_config.json (is {adapter_dir} an adapter directory?)")
     return json.loads(path.read_text())["peft_type"]
 
 
-def ia3_vectors(adapter_dir: str | Path, n_layers: int) -> list[torch.Tensor]:
-    """Per-layer (IA)3 vectors of a down_proj-only adapter; fails when a layer's vector is missing."""
-    state = load_file(str(Path(adapter_dir) / "adapter_model.safetensors"))
+def ia3_vectors(adapter_dir: str | Path, n_layers: int, d_mlp: int) -> list[torch.Tensor]:
+    """Per-layer (IA)3 vectors of a down_proj-only adapter, checked against the model: one finite vector of
+    length d_mlp for each of its layers, none for a layer it does not have."""
+    path = Path(adapter_dir) / "adapter_model.safetensors"
     vectors: list[torch.Tensor | None] = [None] * n_layers
-    for key, value in state.items():
+    for key, value in load_tensors(path).items():
         if not key.endswith("down_proj.ia3_l"):
-            raise ValueError(f"{adapter_dir}: unexpected (IA)3 weight {key!r}; only down_proj is supported")
+            raise ArtifactError(f"{path}: unexpected (IA)3 weight {key!r}; only down_proj is supported")
         layer = int(key.split(".layers.")[1].split(".")[0])
+        if layer >= n_layers:
+            raise ArtifactError(f"{path}: {key} is for layer {layer}, the model has {n_layers} layers")
+        if value.numel() != d_mlp:
+            raise ArtifactError(f"{path}: {key} has {value.numel()} values, the model's d_mlp is {d_mlp}")
+        if not torch.isfinite(value).all():
+            raise ArtifactError(f"{path}: {key} holds NaN or inf (did training diverge?)")
         vectors[layer] = value.float().flatten()
     missing = [i for i, v in enumerate(vectors) if v is None]
     if missing:
-        raise ValueError(f"{adapter_dir}: no down_proj (IA)3 vector for layers {missing}")
+        raise ArtifactError(f"{path}: no down_proj (IA)3 vector for layers {missing}")
     return vectors  # type: ignore[return-value]
 
 
-def stacked_scales(adapter_dirs: list[str | Path], n_layers: int) -> list[torch.Tensor] | None:
+def stacked_scales(adapter_dirs: list[str | Path], n_layers: int, d_mlp: int) -> list[torch.Tensor] | None:
     """Product over adapters of their (IA)3 vectors, per layer; None for the bare base model."""
     if not adapter_dirs:
         return None
-    scales = ia3_vectors(adapter_dirs[0], n_layers)
+    scales = ia3_vectors(adapter_dirs[0], n_layers, d_mlp)
     for d in adapter_dirs[1:]:
-        scales = [s * v for s, v in zip(scales, ia3_vectors(d, n_layers), strict=True)]
+        scales = [s * v for s, v in zip(scales, ia3_vectors(d, n_layers, d_mlp), strict=True)]
     return scales
 
 
@@ -91,8 +98,7 @@ def policy(name: str, base_model, adapter_dirs: list[str | Path]) -> Policy:
     """A policy over ``base_model``: shared weights for (IA)3 stacks, a merged copy for LoRA."""
     types = {adapter_type(d) for d in adapter_dirs}
     if types <= {"IA3"}:
-        n_layers, _ = mlp_width(base_model)
-        scales = stacked_scales(adapter_dirs, n_layers)
+        scales = stacked_scales(adapter_dirs, *mlp_width(base_model))
         if scales is not None:
             device = next(base_model.parameters()).device
             scales = [s.to(device=device, dtype=torch.float32) for s in scales]

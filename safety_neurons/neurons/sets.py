@@ -99,3 +99,12 @@ def from_pairs(flat: Iterable[tuple[int, int]]) -> Neurons:
     for layer, i in flat:
         out.setdefault(int(layer), []).append(int(i))
     return canonical(out)
+
+
+def outside(neurons: Mapping[int, Iterable[int]], n_layers: int, d_mlp: int) -> list[tuple[int, int, int]]:
+    """(layer, lowest id, highest id) of every layer of a set that does not fit a model of this shape."""
+    return [
+        (layer, ids[0], ids[-1])
+        for layer, ids in canonical(neurons).items()
+        if not (0 <= layer < n_layers and 0 <= ids[0] <= ids[-1] < d_mlp)
+    ]

@@ -13,13 +13,13 @@ matplotlib.use("Agg")  # files only; no display on cluster nodes
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
 
 from safety_neurons.evaluation.metrics import causal_effect, mean_ci  # noqa: E402
 from safety_neurons.files import (
     atomic_path,  # noqa: E402
     read_jsonl,  # noqa: E402
 )
+from safety_neurons.neurons.change_scores import load_scores  # noqa: E402
 from safety_neurons.reporting.tables import read_scores  # noqa: E402
 
 
@@ -86,8 +86,8 @@ def plot_neuron_distributions(score_files: dict[str, str | Path], top: float, pa
     histogram of all change scores (lower row, log counts)."""
     fig, axes = plt.subplots(2, len(score_files), figsize=(3.2 * len(score_files), 5.5), squeeze=False)
     for col, (model, f) in enumerate(score_files.items()):
-        t = load_file(str(f))
-        ranking, scores = t["ranking"].long(), t["scores"].double()
+        scores, ranking = load_scores(f)
+        scores = scores.double()
         n_top = max(1, round(top * len(ranking)))
         layers = ranking[:n_top, 0].numpy()
         n_layers = scores.shape[0]

@@ -10,7 +10,7 @@ from datasets import Dataset
 
 from safety_neurons.data.formats import render, tokenize_chat
 from safety_neurons.data.loaders import split_chat
-from safety_neurons.files import read_jsonl, staged_dir, write_json
+from safety_neurons.files import ArtifactError, read_jsonl, staged_dir, write_json
 from safety_neurons.models.loading import load_base, load_tokenizer, placement
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
@@ -33,7 +33,9 @@ def adapter_config(hp: dict):
 
 
 def trainer_args(hp: dict, seed: int, ckpt_dir: Path, on_gpu: bool) -> dict:
-    """TrainingArguments shared by SFT and DPO, from the stage's hyperparameters."""
+    """TrainingArguments shared by SFT and DPO, from the stage's hyperparameters. bf16 mixed precision and
+    activation (gradient) checkpointing as configured on a GPU, and on CPU with ``cpu_precision: configured``."""
+    exact = on_gpu or hp.get("cpu_precision") == "configured"
     return dict(
         output_dir=str(ckpt_dir),
         learning_rate=hp["lr"],
@@ -51,8 +53,8 @@ def trainer_args(hp: dict, seed: int, ckpt_dir: Path, on_gpu: bool) -> dict:
         save_steps=hp["save_steps"],
         save_total_limit=2,
         report_to=[],
-        bf16=on_gpu and hp["bf16"],
-        gradient_checkpointing=on_gpu and hp["gradient_checkpointing"],
+        bf16=exact and hp["bf16"],
+        activation_checkpointing=exact and hp["gradient_checkpointing"],
         use_cpu=not on_gpu,
         disable_tqdm=True,
         max_length=hp["max_length"],
@@ -78,13 +80,33 @@ def first_last(history: list[dict], key: str) -> tuple[float | None, float | Non
     return (values[0], values[-1]) if values else (None, None)
 
 
+def _check_finite(trainer, history: list[dict], out_dir: Path) -> None:
+    """Refuse to write an adapter whose training diverged: a NaN/inf loss or adapter weight."""
+    import math
+
+    import torch
+
+    bad_loss = next((h for h in history if not math.isfinite(h["loss"])), None)
+    bad_weights = [n for n, w in trainer.model.named_parameters() if w.requires_grad and not torch.isfinite(w).all()]
+    if bad_loss or bad_weights:
+        where = f"loss {bad_loss['loss']} at step {bad_loss.get('step')}" if bad_loss else f"weights {bad_weights[:3]}"
+        raise ArtifactError(f"{out_dir}: training diverged ({where}); no adapter written (lower the learning rate)")
+
+
 def finish(trainer, out_dir: Path, ckpt_dir: Path, metrics: dict, t0: float) -> dict:
     """Save adapter and metrics into ``out_dir`` together (atomically), then drop the checkpoints."""
     hist = [h for h in trainer.state.log_history if "loss" in h]
     metrics.update(steps=trainer.state.global_step, seconds=time.perf_counter() - t0, log_history=hist)
+    metrics["precision"] = {  # what the run really used, to check against the config
+        "device": str(trainer.model.device),
+        "dtype": str(trainer.model.dtype).removeprefix("torch."),
+        "bf16_mixed": bool(trainer.args.bf16),
+        "activation_checkpointing": bool(getattr(trainer.model, "is_gradient_checkpointing", False)),
+    }
     metrics["loss_first"], metrics["loss_last"] = first_last(hist, "loss")
     if any("rewards/accuracies" in h for h in hist):  # DPO
         metrics["reward_accuracy_first"], metrics["reward_accuracy_last"] = first_last(hist, "rewards/accuracies")
+    _check_finite(trainer, hist, out_dir)
     with staged_dir(out_dir) as tmp:
         trainer.model.save_pretrained(str(tmp))
         for extra in set(p.name for p in tmp.iterdir()) - set(ADAPTER_FILES):
@@ -106,7 +128,7 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
     records = chats[: hp.get("max_examples") or None]
     rows = [tokenize_chat(r["messages"], tok, chat_format, hp["max_length"]) for r in records]
     rows = [r for r in rows if any(r["assistant_masks"])]
-    device, dtype = placement("bfloat16" if hp["bf16"] else "float32")
+    device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp.get("cpu_precision", "float32"))
     on_gpu = device == "cuda"
     model = load_base(base_dir, dtype, device).train()
     args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
@@ -145,7 +167,7 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
     out, ckpt = Path(out_dir), Path(out_dir).parent / f".checkpoints_{Path(out_dir).name}"
     tok = load_tokenizer(base_dir)
     records = read_jsonl(data_path)[: hp.get("max_examples") or None]
-    device, dtype = placement("bfloat16" if hp["bf16"] else "float32")
+    device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp.get("cpu_precision", "float32"))
     on_gpu = device == "cuda"
     base = load_base(base_dir, dtype, device)
     model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()

@@ -12,12 +12,13 @@ import jsonschema
 import yaml
 
 from safety_neurons.data.loaders import KINDS, options_of
+from safety_neurons.files import UserError
 from safety_neurons.workflow.contracts import Source
 
 SCHEMA_PATH = Path(str(files("safety_neurons.workflow") / "schemas" / "config.schema.yaml"))
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """An invalid config; the message names the offending key."""
 
 
@@ -268,9 +269,55 @@ def _check_cost(config: dict) -> None:
             _need(f in datasets[name], f"datasets.{name}.{f}", "needed by the cost model (a training dataset)")
 
 
+def _ranked(spec: dict) -> int:
+    """How many neurons a model's ranking holds: every neuron of the layers not excluded."""
+    return (spec["n_layers"] - len(set(spec["exclude_layers"]))) * spec["d_mlp"]
+
+
+def _check_sizes(config: dict) -> None:
+    """Every k a run patches fits every model that patches it (a larger k is never clamped silently)."""
+    models = config["models"]
+    for name in config["active_models"]:
+        m = models[name]
+        n, key = _ranked(m), f"models.{name}"
+        _need(n > 0, f"{key}.exclude_layers", f"excludes every one of its {m['n_layers']} layers: nothing to rank")
+        asked = [("patching.ks", k) for k in config["patching"]["ks"]]
+        asked += [("evaluation.table_k", config["evaluation"]["table_k"])]
+        if len(config["seeds"]) > 1:
+            asked += [("experiments.seeds.k", config["experiments"]["seeds"]["k"])]
+        asked += [
+            (f"experiments.cross.{c}.ks", k)
+            for c, spec in config["experiments"]["cross"].items()
+            if name in spec["models"]
+            for k in spec["ks"]
+        ]
+        for where, k in asked:
+            _need(k <= n, where, f"k = {k} exceeds the {n} ranked neurons of model {name!r}")
+
+
+def _check_training(config: dict) -> None:
+    """Settings that would fail only inside a training job (after hours of SFT on the paper grid)."""
+    for stage in ("sft", "dpo"):
+        s = config[stage]
+        weights, losses = s.get("loss_weights"), s.get("loss_type", [])
+        if weights is not None:
+            _need(
+                len(weights) == len(losses),
+                f"{stage}.loss_weights",
+                f"{len(weights)} weights for {len(losses)} losses in {stage}.loss_type {losses}",
+            )
+    for name, m in config["models"].items():
+        if m["source"] == "tiny":
+            key = f"models.{name}"
+            _need(m["n_heads"] % m["n_kv_heads"] == 0, f"{key}.n_kv_heads", "must divide n_heads")
+            _need(m["d_model"] % m["n_heads"] == 0, f"{key}.n_heads", "must divide d_model")
+
+
 def check_references(config: dict) -> None:
-    """Cross-references a schema cannot express: models, datasets and their kinds, stages, cost model."""
+    """Cross-references a schema cannot express: models, datasets and their kinds, stages, sizes, cost model."""
     _check_models(config)
+    _check_sizes(config)
+    _check_training(config)
     _check_datasets(config["datasets"])
     _check_stages(config)
     _check_judges(config)
@@ -306,12 +353,36 @@ def merge(base: dict, update: dict) -> dict:
     return out
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """One config file, strictly: a syntax error or a duplicate key names the file and line."""
+    try:
+        return yaml.load(Path(path).read_text(), Loader=_StrictLoader) or {}
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: {getattr(e, 'problem', None) or e}") from None
+
+
 def load(*paths: str | Path) -> dict:
     """Merge YAML config files in order (as ``configfile:`` then ``--configfile``) and validate."""
     config: dict = {}
     for p in paths:
-        try:
-            config = merge(config, yaml.safe_load(Path(p).read_text()) or {})
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        config = merge(config, read_yaml(p))
     return validate(config)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Self
 
+from safety_neurons.files import UserError
+
 SOURCE_KINDS = ("top", "random", "window")
 
 
@@ -39,7 +41,7 @@ class Source:
         return f"{self.variant}-{self.kind}"
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError):
     """A rule's params do not match its stage's parameter object."""
 
 
@@ -70,48 +72,44 @@ class ModelParams(StageParams):
     dtype: str
     chat_format: str
     batch_size: int
+    cpu_precision: str  # `configured`: the configured dtype, bf16 and checkpointing on CPU too
 
 
 @dataclass(frozen=True)
-class ChangeScoreParams(ModelParams):
-    """Rule change_scores: one neurons variant of one model (Eq. 3)."""
+class RankingParams(ModelParams):
+    """What every neuron-ranking stage knows: the model's shape and the variant's selection and ranking."""
 
     model: str
     n_layers: int
     d_mlp: int
     exclude_layers: list[int]
+    selection: str
+    selection_seed: int
+    method: str
+    agg: str
+    ranking: str
+    top_fraction: float
+    max_length: int
+
+
+@dataclass(frozen=True)
+class ChangeScoreParams(RankingParams):
+    """Rule change_scores: one neurons variant of one model (Eq. 3)."""
+
     max_new_tokens: int
     prompts: str
     pair: str
     generator: str
     token_type: str
     n_prompts: int
-    selection: str
-    selection_seed: int
     preference: str
-    method: str
-    agg: str
-    ranking: str
-    top_fraction: float
-    max_length: int
 
 
 @dataclass(frozen=True)
-class BaselineParams(ModelParams):
+class BaselineParams(RankingParams):
     """Rule baseline_scores: a Wanda or SN-Tune ranking (E3)."""
 
-    model: str
-    n_layers: int
-    d_mlp: int
-    exclude_layers: list[int]
-    method: str
-    agg: str
-    ranking: str
-    top_fraction: float
-    max_length: int
     n_texts: int
-    selection: str
-    selection_seed: int
 
 
 @dataclass(frozen=True)
@@ -151,5 +149,6 @@ class SafeguardParams(StageParams):
     disjoint: bool
     chat_format: str
     dtype: str | None = None
+    cpu_precision: str | None = None
     deploy_k: int | None = None
     train: str | None = None

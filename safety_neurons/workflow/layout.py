@@ -21,7 +21,7 @@ COT_PROMPTS = "resources/data/{dataset}.cot_prompts.json"
 PROMPTS = "resources/prompts/{dataset}.jsonl"
 SAFEGUARD_PROMPTS = "resources/safeguard/{dataset}.jsonl"
 BEAVER_JUDGE = "resources/judges/beaver/{judge}"
-CLASSIFIER_JUDGE = "resources/judges/classifier/{judge}.joblib"
+CLASSIFIER_JUDGE = "resources/judges/classifier/{judge}.skops"
 
 # One model trained with one seed: results/{model}/s{seed}/…
 RUN = "results/{model}/s{seed}"

@@ -174,7 +174,10 @@ def score_memory(size: str, n: int, new_tokens: int) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
-        prog="safety-neurons bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="safety-neurons bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     ap.add_argument("--sizes", nargs="+", default=["tiny", "100m"], choices=list(SIZES))
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats; the best is kept")
@@ -185,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_child:
         score_memory_child(args.memory_child[0], int(args.memory_child[1]), int(args.memory_child[2]))
         return
+    if args.seven_b and not torch.cuda.is_available():
+        ap.error("--seven-b needs a CUDA GPU: a 7B model in bf16 on this CPU would run for hours")
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     sizes = args.sizes + (["7b"] if args.seven_b else [])

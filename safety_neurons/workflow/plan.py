@@ -312,7 +312,9 @@ def format_text(report: dict) -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The ``plan`` subcommand's arguments."""
-    ap = argparse.ArgumentParser(prog="safety-neurons plan", description="GPU-hours of the jobs a dry run would start.")
+    ap = argparse.ArgumentParser(
+        prog="safety-neurons plan", description="GPU-hours of the jobs a dry run would start.", allow_abbrev=False
+    )
     ap.add_argument("targets", nargs="*", help="Snakemake targets (default: the default target, rule all)")
     ap.add_argument("--profile", help="a Snakemake profile (folder or name); its resources and rerun-triggers apply")
     ap.add_argument(

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from safety_neurons.files import UserError
+
 
 @contextmanager
 def to_file(path: str | Path) -> Iterator[logging.Logger]:
@@ -24,8 +26,12 @@ def to_file(path: str | Path) -> Iterator[logging.Logger]:
         root.setLevel(logging.INFO)
         try:
             yield logging.getLogger("safety_neurons")
-        except BaseException:
+        except BaseException as e:
             logging.getLogger("safety_neurons").exception("stage failed")  # the traceback lands in the log
+            root.removeHandler(handler)
+            sys.stdout, sys.stderr = old
+            if isinstance(e, UserError):  # a known mistake: one line on the console, naming its culprit
+                raise SystemExit(f"error: {e} (traceback: {path})") from None
             raise
         finally:
             root.removeHandler(handler)

@@ -65,7 +65,7 @@ def test_changing_beta_reruns_dpo_and_downstream_not_sft(embedded_run):
 
 @pytest.mark.slow
 def test_code_change_reruns_the_stages_that_import_it(embedded_run):
-    module = embedded_run / "safety_neurons" / "value_vectors.py"  # imported by the Table 9 script only
+    module = embedded_run / "safety_neurons" / "experiments" / "value_vectors.py"  # imported by the Table 9 script only
     original = module.read_text()
     try:
         module.write_text(original + "\n# a comment changes nothing\n")

@@ -113,9 +113,10 @@ def load_eval_lm(
     dtype: str,
     batch_size: int,
     chat_format: str = "tulu",
+    cpu_precision: str = "float32",
 ) -> EvalLM:
     """M1 (and the guide) over one copy of the base weights, placed on the GPU when there is one."""
-    device, dtype = placement(dtype)
+    device, dtype = placement(dtype, cpu_precision)
     base = load_base(base_dir, dtype, device)
     guide = None if guide_adapters is None else policy("guide", base, guide_adapters)
     return EvalLM(load_tokenizer(base_dir), policy("m1", base, m1_adapters), guide, neurons, batch_size, chat_format)

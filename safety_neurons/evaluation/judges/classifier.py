@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import joblib
 import numpy as np
 import sklearn
+import skops.io as sio
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
@@ -21,7 +21,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from safety_neurons.data.formats import first_turn
 from safety_neurons.evaluation.judges.base import check_pairs
-from safety_neurons.files import atomic_path
+from safety_neurons.files import ArtifactError, MissingArtifact, atomic_path
 
 LABELS = {"harmful": "cost", "helpful": "reward"}
 _WORD = re.compile(r"\w+")
@@ -93,21 +93,36 @@ def train_classifier(train_rows: list[dict], test_rows: list[dict], label: str) 
     return pipeline, metrics
 
 
+# The only non-scikit-learn objects a saved judge may hold: this module's feature functions.
+TRUSTED = [f"{__name__}.{f.__name__}" for f in (_prompts, _responses, _overlap)]
+
+
 def save_classifier(pipeline: Pipeline, path: str | Path, label: str) -> None:
-    """Write the pipeline with its label and scikit-learn version to a joblib file, atomically."""
+    """Write the pipeline with its label and scikit-learn version to a skops file (no pickle), atomically."""
     with atomic_path(path) as tmp:
-        joblib.dump({"pipeline": pipeline, "label": label, "sklearn": sklearn.__version__}, tmp)
+        sio.dump({"pipeline": pipeline, "label": label, "sklearn": sklearn.__version__}, tmp)
 
 
 def load_classifier(path: str | Path, label: str) -> Pipeline:
-    """The pipeline saved at path; it must have been trained for ``label``."""
+    """The pipeline saved at path; it must have been trained for ``label``. skops loads no code: a file that
+    holds any type beyond scikit-learn's and this module's feature functions is refused, never run."""
     if label not in LABELS:
         raise ValueError(f"unknown classifier label {label!r}; expected one of {list(LABELS)}")
-    saved = joblib.load(path)
+    if not Path(path).is_file():
+        raise MissingArtifact(f"{path}: no such classifier file")
+    try:
+        untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED))
+        if untrusted:
+            raise ArtifactError(f"{path}: refusing a classifier that holds untrusted types {untrusted[:3]}")
+        saved = sio.load(path, trusted=TRUSTED)
+    except ArtifactError:
+        raise
+    except Exception as e:  # a truncated or foreign file: zip, json or schema errors of skops
+        raise ArtifactError(f"{path}: not a classifier saved by save_classifier ({type(e).__name__}: {e})") from None
     if not isinstance(saved, dict) or "pipeline" not in saved:
-        raise ValueError(f"{path}: not a classifier saved by save_classifier")
+        raise ArtifactError(f"{path}: not a classifier saved by save_classifier")
     if saved["label"] != label:
-        raise ValueError(f"{path}: classifier was trained for label {saved['label']!r}, not {label!r}")
+        raise ArtifactError(f"{path}: classifier was trained for label {saved['label']!r}, not {label!r}")
     return saved["pipeline"]
 
 

@@ -176,7 +176,7 @@ def test_classifier_scores_refusals_below_and_harmful_answers_above_zero(harmful
 
 def test_classifier_round_trip(harmful_classifier, tmp_path):
     pipeline, _ = harmful_classifier
-    path = tmp_path / "judge.joblib"
+    path = tmp_path / "judge.skops"
     save_classifier(pipeline, path, "harmful")
     prompts, responses = map(list, zip(*PAIRS, strict=True))
     loaded = load_judge({"kind": "classifier", "label": "harmful", "direction": "cost"}, str(path))

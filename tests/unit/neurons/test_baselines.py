@@ -124,6 +124,7 @@ def test_baseline_stage_writes_a_neuron_score_file(method, ranking, data, bases,
     p = dict(
         method=method, agg="sum", ranking=ranking, top_fraction=0.05, n_texts=5, selection="first",
         selection_seed=42, batch_size=2, max_length=64, chat_format="tulu", exclude_layers=[3], dtype="float32",
+        cpu_precision="float32",
         model=name, n_layers=n_layers, d_mlp=d_mlp,
     )  # fmt: skip
     out, summ = tmp_path / "scores.safetensors", tmp_path / "summary.json"

@@ -34,3 +34,21 @@ def test_greedy_loop_equals_generate(name, bases):
     assert (ref[:, ours.shape[1] :] == tok.pad_token_id).all()
     single = [generate(lambda: cached_step(model), tok, [t], 24, 1, True)[0] for t in texts]
     assert generate(lambda: cached_step(model), tok, texts, 24, 4, True) == single  # padding changes nothing
+
+
+def test_completions_keep_the_leading_space_of_a_sentencepiece_token():
+    """As the authors decode: prompt + new tokens together, prompt sliced off (Llama's "▁Hello" keeps its space)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from safety_neurons.neurons.decoding import decode_new
+
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "▁hi": 3, "▁Hello": 4, "▁world": 5}
+    sp = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    sp.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    sp.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    tok = PreTrainedTokenizerFast(tokenizer_object=sp, bos_token="<s>", eos_token="</s>", pad_token="</s>")
+    prompt = torch.tensor([[2, 1, 3], [1, 3, 3]])  # left pad, BOS, "hi" / BOS "hi hi"
+    new = torch.tensor([[4, 5], [4, 2]])  # "Hello world" / "Hello" + EOS
+    assert tok.batch_decode(new, skip_special_tokens=True) == ["Hello world", "Hello"]  # the space is lost alone
+    assert decode_new(tok, prompt, new) == [" Hello world", " Hello"]

@@ -4,6 +4,7 @@ the shared-weights (IA)3 policies equal peft's own adapted models."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -114,3 +115,35 @@ def test_shared_weight_policies_equal_peft_models(trained):
 def test_missing_adapter_fails_clearly(tmp_path, bases):
     with pytest.raises(FileNotFoundError, match="no adapter_config.json"):
         models.policy("x", models.load_base(bases["tiny_llama"]), [tmp_path])
+
+
+def test_cpu_precision_configured_runs_the_paper_path_in_bf16_with_checkpointing(llama_base, normalized, tmp_path):
+    """`cpu_precision: configured`: bf16 weights, bf16 mixed precision and activation checkpointing on CPU, as
+    a GPU job runs them; pure sigmoid DPO on the merged bf16 SFT model. The default stays float32."""
+    base, paper = str(llama_base), dict(HP, bf16=True, gradient_checkpointing=True, max_examples=16, epochs=1)
+    sft = train_sft(
+        base, str(normalized["sharegpt"]), str(tmp_path / "sft"), paper | {"cpu_precision": "configured"}, 1, "tulu"
+    )
+    assert sft["precision"] == {
+        "device": "cpu",
+        "dtype": "bfloat16",
+        "bf16_mixed": True,
+        "activation_checkpointing": True,
+    }
+    hp = paper | {"cpu_precision": "configured", "loss_type": ["sigmoid"], "loss_weights": None, "beta": 0.1}
+    dpo = train_dpo(
+        base, str(tmp_path / "sft"), str(normalized["hh_harmless_train"]), str(tmp_path / "dpo"), hp, 1, "tulu"
+    )
+    assert dpo["precision"]["dtype"] == "bfloat16" and dpo["precision"]["activation_checkpointing"]
+    for d in ("sft", "dpo"):  # peft keeps (IA)3 weights in float32 over a bf16 model, on a GPU as here
+        tensors = load_file(str(tmp_path / d / "adapter_model.safetensors"))
+        assert {t.dtype for t in tensors.values()} == {torch.float32}, d
+        assert all(torch.isfinite(t).all() for t in tensors.values())
+    assert all(math.isfinite(h["loss"]) for h in sft["log_history"] + dpo["log_history"])
+    plain = train_sft(base, str(normalized["sharegpt"]), str(tmp_path / "plain"), paper, 1, "tulu")
+    assert plain["precision"] == {
+        "device": "cpu",
+        "dtype": "float32",
+        "bf16_mixed": False,
+        "activation_checkpointing": False,
+    }

@@ -205,3 +205,10 @@ def test_safeguard_labels_come_from_the_safeguard_judge(tmp_path, judge):
     assert proc.returncode == 0, proc.stderr
     labelled = {line.split("/scores/")[1].split("/")[0] for line in proc.stdout.split() if "/scores/" in line}
     assert labelled == {judge}
+
+
+def test_the_slurm_profile_is_found_by_name_from_the_repository_root():
+    """`snakemake --profile slurm`, as a cluster user types it: the root's `slurm` link to profiles/slurm."""
+    proc = dry_run("--profile", "slurm", "--configfile", "configs/tiny.yaml", "--quiet", "rules")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Using profile slurm" in proc.stdout + proc.stderr

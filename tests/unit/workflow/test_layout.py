@@ -33,12 +33,20 @@ def test_source_parses_and_prints():
 
 
 def test_params_reject_unknown_and_missing_keys_by_name():
-    raw = dict(dtype="bfloat16", chat_format="tulu", batch_size=4, max_new_tokens=8, source="main-top", m1="sft")
+    raw = dict(
+        dtype="bfloat16",
+        cpu_precision="float32",
+        chat_format="tulu",
+        batch_size=4,
+        max_new_tokens=8,
+        source="x-top",
+        m1="sft",
+    )
     assert GenerationParams.of(raw).ks == []
     with pytest.raises(ParamsError, match=r"unknown keys \['kz'\], missing keys \[\]"):
         GenerationParams.of(raw | {"kz": [1]})
     with pytest.raises(ParamsError, match=r"BaselineParams: unknown keys \[\], missing keys \['agg'"):
-        BaselineParams.of({k: 0 for k in ("dtype", "chat_format", "batch_size", "model", "n_layers", "d_mlp")})
+        BaselineParams.of({k: 0 for k in ("dtype", "cpu_precision", "chat_format", "batch_size", "model", "n_layers")})
 
 
 def test_run_pattern_matches_every_run_and_nothing_else(tiny):
