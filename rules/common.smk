@@ -82,8 +82,7 @@ def model_spec(wc):
     return config["models"][wc.model]
 
 
-def gpus(wc):
-    return model_spec(wc)["gpus"]
+gpus = lookup(dpath="models/{model}/gpus", within=config)  # GPUs of a model's jobs
 
 
 def runtime(rule_name):
