@@ -5,7 +5,7 @@ CROSS = layout.cross_entries(config)
 
 rule seed_robustness:
     input:
-        expand(layout.NEURON_SCORES, model=MODELS, seed=SEEDS, variant="main"),
+        expand(layout.MAIN_SCORES, model=MODELS, seed=SEEDS),
     output:
         report(
             "results/tables/seeds.csv",

@@ -72,7 +72,7 @@ rule figure_causal_effect:
 
 rule figure_neurons:
     input:
-        expand(layout.NEURON_SCORES, model=MODELS, seed=SEEDS[:1], variant="main"),
+        expand(layout.MAIN_SCORES, model=MODELS, seed=SEEDS[:1]),
     output:
         report(
             "results/figures/fig5_neurons.png",

@@ -51,7 +51,7 @@ rule safeguard_features:
     input:
         base=layout.BASE,
         adapters=lambda wc: layout.adapters(wc.model, wc.seed, wc.guarded, EVAL_PREF),
-        ranking=expand(layout.NEURON_SCORES, variant="main", allow_missing=True),
+        ranking=layout.MAIN_SCORES,
         prompts=layout.SAFEGUARD_PROMPTS,
     output:
         ensure(layout.SAFEGUARD_FEATURES, non_empty=True),
@@ -77,7 +77,7 @@ rule safeguard_eval:
         features=get_safeguard_files("features"),
         scored=get_safeguard_files("scored"),
         clf=get_safeguard_clf,
-        ranking=expand(layout.NEURON_SCORES, variant="main", allow_missing=True),
+        ranking=layout.MAIN_SCORES,
     output:
         curve=layout.SAFEGUARD_CURVE,
         deployment=layout.SAFEGUARD_DEPLOYMENT,

@@ -31,6 +31,7 @@ ALIGNMENT = RUN + "/alignment_check.json"
 NEURON_SCORES = RUN + "/neurons/{variant}/scores.safetensors"  # change scores, or a baseline's (Wanda, SN-Tune)
 NEURON_SUMMARY = RUN + "/neurons/{variant}/summary.json"
 NEURON_SETS = RUN + "/neurons/{variant}/sets.json"
+MAIN_SCORES = NEURON_SCORES.replace("{variant}", "main")  # the main variant's: safeguard, seeds, Fig. 5, Table 9
 GENERAL = RUN + "/general/{policy}/{gsource}/{benchmark}.json"
 SAFEGUARD_FEATURES = RUN + "/safeguard/{guarded}/features/{dataset}.npz"
 SAFEGUARD_CURVE = RUN + "/safeguard/{guarded}/accuracy.csv"
