@@ -41,7 +41,7 @@ def _same(a: Path, b: Path) -> bool:
 def _kill_when_started(wd: Path, target: str, rule: str) -> None:
     """Start Snakemake on ``target`` and SIGKILL its whole process group as soon as the rule's job has begun."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *CONFIGS, target],
+        [sys.executable, "-m", "snakemake", "--cores", "2", *CONFIGS, "--", target],
         cwd=wd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -71,7 +71,8 @@ def test_a_killed_stage_leaves_nothing_complete_and_reruns_to_the_same_output(
     _kill_when_started(wd, output, rule)
     assert not out.exists(), f"{what} of {rule} looks complete after SIGKILL"
     leftovers = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
-    proc = snakemake(wd, output)
+    assert snakemake(wd, "--unlock").returncode == 0  # the killed Snakemake left its lock, as after any kill
+    proc = snakemake(wd, "--", output)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _same(out, reference), f"{rule}: the rerun's output differs from the uninterrupted run's"
     assert not [p for p in leftovers if p.exists()], "the rerun left the killed job's temporary files"
