@@ -22,7 +22,7 @@ rule alignment_check:
         mem_mb=memory,
     params:
         code=code("alignment_check"),
-        hp=config["alignment_check"] | {"cpu_precision": config["cpu_precision"]},
+        hp=lambda wc: config["alignment_check"] | {"cpu_precision": cpu_precision(wc)},
         chat_format=config["chat_format"],
         dtype=lambda wc: model_spec(wc)["dtype"],
     script:

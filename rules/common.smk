@@ -110,11 +110,17 @@ def trained(files):
 RUN_ONLY = ("logging_steps", "save_steps")  # how a stage runs, not what it makes
 
 
+def cpu_precision(wc):
+    """The CPU precision switch of a model's jobs: only CPU models (gpus: 0) see it, so toggling it reruns no GPU
+    job (on a GPU every job runs as configured)."""
+    return config["cpu_precision"] if model_spec(wc)["gpus"] == 0 else "configured"
+
+
 def result_params(section):
-    """A training section without its run-only settings (changing those reruns nothing), with the CPU
-    precision switch."""
+    """Input function: a training section without its run-only settings (changing those reruns nothing), with
+    the model's CPU precision switch."""
     kept = {k: v for k, v in section.items() if k not in RUN_ONLY and k != "preferences"}
-    return kept | {"cpu_precision": config["cpu_precision"]}
+    return lambda wc: kept | {"cpu_precision": cpu_precision(wc)}
 
 
 # ---------------------------------------------------------------------------------------- input functions
@@ -229,7 +235,7 @@ def safeguard_params(wc):
         "d_mlp": model_spec(wc)["d_mlp"],
         "disjoint": config["neurons"]["random_disjoint"],
         "chat_format": config["chat_format"],
-        "cpu_precision": config["cpu_precision"],
+        "cpu_precision": cpu_precision(wc),
     }
 
 
@@ -238,7 +244,7 @@ def generation_params(section, wc, source, m1):
     return {k: section[k] for k in ("max_new_tokens", "batch_size")} | {
         "chat_format": config["chat_format"],
         "dtype": model_spec(wc)["dtype"],
-        "cpu_precision": config["cpu_precision"],
+        "cpu_precision": cpu_precision(wc),
         "source": source,
         "m1": m1,
     }
@@ -250,7 +256,7 @@ def model_params(wc):
         "chat_format": config["chat_format"],
         "exclude_layers": model_spec(wc)["exclude_layers"],
         "dtype": model_spec(wc)["dtype"],
-        "cpu_precision": config["cpu_precision"],
+        "cpu_precision": cpu_precision(wc),
         "model": wc.model,
         "n_layers": model_spec(wc)["n_layers"],
         "d_mlp": model_spec(wc)["d_mlp"],

@@ -51,7 +51,7 @@ rule general_eval:
             "batch_size": EVAL["general"]["batch_size"],
             "chat_format": config["chat_format"],
             "dtype": model_spec(wc)["dtype"],
-            "cpu_precision": config["cpu_precision"],
+            "cpu_precision": cpu_precision(wc),
         },
     script:
         "../scripts/general_eval.py"

@@ -18,21 +18,21 @@ def placement(dtype: str, cpu_precision: str = "float32") -> tuple[str, str]:
     return "cpu", dtype if cpu_precision == "configured" else "float32"
 
 
-def _checked_dir(base_dir: str | Path, needs: str = "config.json") -> str:
-    """A base model (or tokenizer) directory that exists and holds ``needs`` (else transformers would try the
-    hub with it as a repository id)."""
-    path = Path(base_dir)
-    if not (path / needs).is_file():
+def _checked_dir(base_dir: str | Path, *needs: str) -> str:
+    """A base model (or tokenizer) directory that exists and holds one of ``needs`` (else transformers would try
+    the hub with it as a repository id)."""
+    path, needs = Path(base_dir), needs or ("config.json",)
+    if not any((path / n).is_file() for n in needs):
         from safety_neurons.files import MissingArtifact
 
-        what = f"no {needs} in this directory" if path.is_dir() else "no such directory"
+        what = f"no {' or '.join(needs)} in this directory" if path.is_dir() else "no such directory"
         raise MissingArtifact(f"{path}: {what} (delete it and rerun its download, pretrain or convert rule)")
     return str(path)
 
 
 def load_tokenizer(base_dir: str | Path):
     """The base model's tokenizer, left-padded for generation, with EOS as pad when it has none."""
-    tok = AutoTokenizer.from_pretrained(_checked_dir(base_dir, "tokenizer_config.json"))
+    tok = AutoTokenizer.from_pretrained(_checked_dir(base_dir, "tokenizer_config.json", "tokenizer.json"))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"

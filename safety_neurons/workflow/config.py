@@ -357,6 +357,7 @@ class _StrictLoader(yaml.SafeLoader):
     """YAML that refuses a key given twice in one mapping (plain YAML keeps the last one silently)."""
 
     def construct_mapping(self, node, deep=False):
+        self.flatten_mapping(node)  # resolve `<<` merge keys first: they are not duplicates
         seen: dict = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)

@@ -14,12 +14,12 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from safety_neurons import stages
 from safety_neurons.evaluation.judges.classifier import load_classifier
 from safety_neurons.files import ArtifactError, DataError, read_jsonl, staged_dir, write_jsonl
 from safety_neurons.models.loading import load_base, load_tokenizer
 from safety_neurons.neurons.change_scores import load_scores
 from safety_neurons.neurons.policies import policy
+from safety_neurons.stages.generation import generate, sweep_sets
 from safety_neurons.workflow.config import ConfigError, load
 from safety_neurons.workflow.contracts import GenerationParams, ParamsError, SafeguardParams
 from safety_neurons.workflow.script import job
@@ -307,10 +307,10 @@ def test_neuron_set_outside_the_model_names_the_sets_file(sets, culprit, llama, 
             ks=[0],
         )  # fmt: skip
     )
-    swept = stages.sweep_sets(str(sets_path), "main-top", [0])
+    swept = sweep_sets(str(sets_path), "main-top", [0])
     prompts = [{"id": "a", "dataset": "d", "prompt": "hello"}]
     with pytest.raises(ArtifactError) as err:
-        stages.generate(str(base_dir), [str(sft)], [str(sft), str(dpo)], swept, prompts, p, origin=str(sets_path))
+        generate(str(base_dir), [str(sft)], [str(sft), str(dpo)], swept, prompts, p, origin=str(sets_path))
     assert first_line(err.value).startswith(str(sets_path)) and culprit in first_line(err.value)
 
 
@@ -445,3 +445,11 @@ def test_write_jsonl_never_leaves_a_partial_file(tmp_path):
     with pytest.raises(RuntimeError):
         write_jsonl(rows(), path)
     assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_yaml_merge_keys_are_not_taken_for_duplicates(tmp_path):
+    from safety_neurons.workflow.config import read_yaml
+
+    path = tmp_path / "anchors.yaml"
+    path.write_text("a: &x {p: 1}\nb: {<<: *x, q: 2}\n")
+    assert read_yaml(path) == {"a": {"p": 1}, "b": {"p": 1, "q": 2}}

@@ -12,7 +12,6 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from safety_neurons import stages
 from safety_neurons.data.formats import prompt_text
 from safety_neurons.experiments import safeguard
 from safety_neurons.files import write_jsonl
@@ -21,6 +20,7 @@ from safety_neurons.neurons import sets as neuron_sets
 from safety_neurons.neurons.change_scores import rank
 from safety_neurons.neurons.hooks import Recorder
 from safety_neurons.neurons.sets import top_k
+from safety_neurons.stages.safeguard import safeguard_features
 from safety_neurons.workflow.contracts import SafeguardParams
 from tests.conftest import ARCHS
 
@@ -207,7 +207,7 @@ def test_feature_rule_records_the_sweep_union(bases, adapters, ranking, tmp_path
     write_jsonl([{"id": f"p{i}", "prompt": p} for i, p in enumerate(PROMPTS)], tmp_path / "prompts.jsonl")
     p = dict(ks=[3, 10], seeds=[1], d_mlp=50, disjoint=False, chat_format="tulu", batch_size=2, dtype="float32")
     out = tmp_path / "features.npz"
-    stages.safeguard_features(
+    safeguard_features(
         str(bases["tiny_llama"]),
         [str(sft)],
         tmp_path / "scores.safetensors",

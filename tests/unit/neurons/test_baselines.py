@@ -10,13 +10,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from safety_neurons import stages
 from safety_neurons.files import read_jsonl
 from safety_neurons.neurons import baselines
 from safety_neurons.neurons import policies as models
 from safety_neurons.neurons import sets as neuron_sets
 from safety_neurons.neurons.change_scores import load_ranking
 from safety_neurons.neurons.sizes import top_fraction_k
+from safety_neurons.stages.baselines import baseline_scores
 from safety_neurons.workflow.contracts import BaselineParams
 from tests.conftest import ARCHS
 
@@ -128,7 +128,7 @@ def test_baseline_stage_writes_a_neuron_score_file(method, ranking, data, bases,
         model=name, n_layers=n_layers, d_mlp=d_mlp,
     )  # fmt: skip
     out, summ = tmp_path / "scores.safetensors", tmp_path / "summary.json"
-    info = stages.baseline_scores(
+    info = baseline_scores(
         str(bases[name]),
         [str(a) for a in adapters[name]],
         str(normalized[data]),

@@ -1,0 +1,13 @@
+"""What every model stage shares: the base model and tokenizer, placed as configured."""
+
+from __future__ import annotations
+
+from safety_neurons.workflow.contracts import ModelParams, SafeguardParams
+
+
+def load(base_dir: str, p: ModelParams | SafeguardParams):
+    """Tokenizer and base model, placed on the GPU when there is one (on CPU: p.cpu_precision)."""
+    from safety_neurons.models.loading import load_base, load_tokenizer, placement
+
+    device, torch_dtype = placement(p.dtype, p.cpu_precision)
+    return load_tokenizer(base_dir), load_base(base_dir, torch_dtype, device)
