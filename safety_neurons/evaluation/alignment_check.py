@@ -35,7 +35,7 @@ def check(
     base_dir: str, sft_dir: str, dpo_dir: str, harmful: str, harmless: str, hp: dict, chat_format: str, dtype: str
 ) -> dict:
     """Per policy and prompt set: refusal/answer rates and a few example responses."""
-    device, dtype = placement(dtype, hp.get("cpu_precision", "float32"))
+    device, dtype = placement(dtype, hp["cpu_precision"])
     tok = load_tokenizer(base_dir)
     base = load_base(base_dir, dtype, device)
     sets = {

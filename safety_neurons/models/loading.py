@@ -21,7 +21,7 @@ def placement(dtype: str, cpu_precision: str = "float32") -> tuple[str, str]:
 def _checked_dir(base_dir: str | Path, *needs: str) -> str:
     """A base model (or tokenizer) directory that exists and holds one of ``needs`` (else transformers would try
     the hub with it as a repository id)."""
-    path, needs = Path(base_dir), needs or ("config.json",)
+    path = Path(base_dir)
     if not any((path / n).is_file() for n in needs):
         from safety_neurons.files import MissingArtifact
 
@@ -46,7 +46,7 @@ def load_base(base_dir: str | Path, dtype: str = "float32", device: str = "cpu")
     from safety_neurons.files import ArtifactError
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(_checked_dir(base_dir), dtype=DTYPES[dtype])
+        model = AutoModelForCausalLM.from_pretrained(_checked_dir(base_dir, "config.json"), dtype=DTYPES[dtype])
     except (SafetensorError, OSError) as e:
         raise ArtifactError(f"{base_dir}: the model's weights cannot be read ({e})") from None
     return model.to(device).eval()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from safety_neurons.stages.common import load
-from safety_neurons.stages.ranking import check_width, pool, save_ranking
+from safety_neurons.stages.ranking import load_checked, pool, save_ranking
 from safety_neurons.workflow.contracts import BaselineParams
 
 
@@ -16,8 +15,7 @@ def baseline_scores(
     from safety_neurons.neurons.policies import policy
     from safety_neurons.neurons.sizes import top_fraction_k
 
-    tok, base = load(base_dir, p)
-    check_width(base, p, base_dir)
+    tok, base = load_checked(base_dir, p)
     rows = [{"prompt": r} for r in pool(texts_path, p.n_texts)]  # select_prompts returns each row's "prompt"
     chosen = select_prompts(rows, p.n_texts or len(rows), p.selection, p.selection_seed)
     texts = [calibration_text(r, tok, p.chat_format) for r in chosen]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from safety_neurons.stages.common import load
-from safety_neurons.stages.ranking import check_width, pool, save_ranking
+from safety_neurons.stages.ranking import load_checked, pool, save_ranking
 from safety_neurons.workflow.contracts import ChangeScoreParams
 
 
@@ -20,8 +19,7 @@ def change_scores(
     from safety_neurons.neurons.change_scores import change_score_stats, rank, select_prompts
     from safety_neurons.neurons.policies import policy
 
-    tok, base = load(base_dir, p)
-    check_width(base, p, base_dir)
+    tok, base = load_checked(base_dir, p)
     prompts = select_prompts(pool(prompts_path, p.n_prompts), p.n_prompts, p.selection, p.selection_seed)
     stats = change_score_stats(
         policy("m1", base, m1_adapters),

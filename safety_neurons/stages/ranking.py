@@ -5,20 +5,25 @@ from __future__ import annotations
 import logging
 
 from safety_neurons.files import read_jsonl, write_json
+from safety_neurons.stages.common import load
 from safety_neurons.workflow.contracts import RankingParams
 
 log = logging.getLogger(__name__)
 
 
-def check_width(base, p: RankingParams, base_dir: str) -> None:
-    """Fail when the configured n_layers/d_mlp do not match the model on disk."""
+def load_checked(base_dir: str, p: RankingParams):
+    """Tokenizer and base model (``stages.common.load``), failing when the configured n_layers/d_mlp do not
+    match the model on disk."""
+    from safety_neurons.files import ArtifactError
     from safety_neurons.neurons.hooks import mlp_width
 
+    tok, base = load(base_dir, p)
     if mlp_width(base) != (p.n_layers, p.d_mlp):
-        raise ValueError(
+        raise ArtifactError(
             f"config key models.{p.model}: n_layers/d_mlp {p.n_layers}/{p.d_mlp} do not match "
             f"{base_dir} ({'/'.join(map(str, mlp_width(base)))})"
         )
+    return tok, base
 
 
 def pool(path: str, n: int | None) -> list[dict]:

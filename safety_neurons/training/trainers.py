@@ -35,7 +35,7 @@ def adapter_config(hp: dict):
 def trainer_args(hp: dict, seed: int, ckpt_dir: Path, on_gpu: bool) -> dict:
     """TrainingArguments shared by SFT and DPO, from the stage's hyperparameters. bf16 mixed precision and
     activation (gradient) checkpointing as configured on a GPU, and on CPU with ``cpu_precision: configured``."""
-    exact = on_gpu or hp.get("cpu_precision") == "configured"
+    exact = on_gpu or hp["cpu_precision"] == "configured"
     return dict(
         output_dir=str(ckpt_dir),
         learning_rate=hp["lr"],
@@ -128,7 +128,7 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
     records = chats[: hp.get("max_examples") or None]
     rows = [tokenize_chat(r["messages"], tok, chat_format, hp["max_length"]) for r in records]
     rows = [r for r in rows if any(r["assistant_masks"])]
-    device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp.get("cpu_precision", "float32"))
+    device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp["cpu_precision"])
     on_gpu = device == "cuda"
     model = load_base(base_dir, dtype, device).train()
     args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
@@ -167,7 +167,7 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
     out, ckpt = Path(out_dir), Path(out_dir).parent / f".checkpoints_{Path(out_dir).name}"
     tok = load_tokenizer(base_dir)
     records = read_jsonl(data_path)[: hp.get("max_examples") or None]
-    device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp.get("cpu_precision", "float32"))
+    device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp["cpu_precision"])
     on_gpu = device == "cuda"
     base = load_base(base_dir, dtype, device)
     model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()

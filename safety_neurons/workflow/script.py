@@ -26,12 +26,8 @@ def to_file(path: str | Path) -> Iterator[logging.Logger]:
         root.setLevel(logging.INFO)
         try:
             yield logging.getLogger("safety_neurons")
-        except BaseException as e:
+        except BaseException:
             logging.getLogger("safety_neurons").exception("stage failed")  # the traceback lands in the log
-            root.removeHandler(handler)
-            sys.stdout, sys.stderr = old
-            if isinstance(e, UserError):  # a known mistake: one line on the console, naming its culprit
-                raise SystemExit(f"error: {e} (traceback: {path})") from None
             raise
         finally:
             root.removeHandler(handler)
@@ -41,13 +37,17 @@ def to_file(path: str | Path) -> Iterator[logging.Logger]:
 @contextmanager
 def job(smk, *, torch_threads: bool = True) -> Iterator[logging.Logger]:
     """The frame of a stage script: logging to the rule's log and, for model stages, torch on the job's threads
-    (table, figure and judge jobs pass ``torch_threads=False`` and never import torch)."""
-    with to_file(smk.log[0]) as log:
-        if torch_threads:
-            import torch
+    (table, figure and judge jobs pass ``torch_threads=False`` and never import torch). A known mistake
+    (``UserError``) ends the job with one line naming its culprit; its traceback stays in the log."""
+    try:
+        with to_file(smk.log[0]) as log:
+            if torch_threads:
+                import torch
 
-            torch.set_num_threads(smk.threads)
-        yield log
+                torch.set_num_threads(smk.threads)
+            yield log
+    except UserError as e:
+        raise SystemExit(f"error: {e} (traceback: {smk.log[0]})") from None
 
 
 def adapter_dirs(files) -> list[str]:

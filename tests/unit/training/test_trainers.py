@@ -17,6 +17,7 @@ from tests.conftest import ARCHS, TINY
 
 HP = dict(
     TINY["sft"],
+    cpu_precision="float32",
     adapter="ia3",
     weight_decay=0.1,
     scheduler="cosine",
