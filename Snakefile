@@ -1,5 +1,6 @@
 # safety-neurons: Base -> SFT -> DPO -> safety neurons -> patching -> judges, benchmarks, tables, figures.
-# Paper grid: config.yaml. Embedded tiny default: `--configfile configs/tiny.yaml` (make demo).
+# Paper grid: config.yaml. Embedded tiny default: `--configfile configs/tiny.yaml` (make demo-full); its core
+# (`grid: core`, configs/demo.yaml) is make demo. `snakemake core` builds only the headline tables and figures.
 
 
 from snakemake.utils import min_version
@@ -27,8 +28,7 @@ include: "rules/experiments.smk"
 include: "rules/safeguard.smk"
 
 
-rule all:
-    default_target: True
+rule core:
     input:
         expand(layout.ALIGNMENT, model=MODELS, seed=SEEDS),
         expand(
@@ -40,7 +40,18 @@ rule all:
             dataset=PATCHING["datasets"],
         ),
         rules.tables.output,
+        rules.headline.output,
         rules.figure_causal_effect.output,
         rules.figure_neurons.output,
-        expand("results/judges/{judge}.json", judge=judges_of("classifier")),
-        rules.experiments.input,
+        expand("results/judges/{judge}.json", judge=judges_of("classifier", layout.score_judges(config))),
+
+
+rule all:
+    default_target: True
+    input:
+        rules.core.input,
+        (
+            [expand("results/judges/{judge}.json", judge=judges_of("classifier")), rules.experiments.input]
+            if layout.full_grid(config)
+            else []
+        ),

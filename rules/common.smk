@@ -47,8 +47,9 @@ def variants_of(baseline):
     return [v for v in VARIANTS if layout.is_baseline(config, v) == baseline]
 
 
-def judges_of(kind):
-    return [j for j, spec in JUDGES.items() if spec["kind"] == kind]
+def judges_of(kind, among=JUDGES):
+    """The judges of one kind (among the given names: all configured judges by default)."""
+    return [j for j in among if JUDGES[j]["kind"] == kind]
 
 
 STAGE_RUNS = ["base", "sft", *(f"dpo_{p}" for p in PREFERENCES)]

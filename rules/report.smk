@@ -42,9 +42,30 @@ rule tables:
         ttest=layout.ttest_manifest(config),
         judge=EVAL["cost_judge"],
         datasets=PATCHING["datasets"],
-        benchmarks=list(BENCHMARKS),
+        benchmarks=list(layout.benchmarks(config)),
     script:
         "../scripts/tables.py"
+
+
+rule headline:
+    input:
+        pairs=[e[f] for e in layout.ttest_manifest(config) for f in ("top", "random", "guide")],
+        alignment=expand(layout.ALIGNMENT, model=MODELS, seed=SEEDS[:1]),
+    output:
+        csv="results/tables/headline.csv",
+        text="results/tables/headline.txt",
+    log:
+        "logs/tables/headline.log",
+    benchmark:
+        "benchmarks/tables/headline.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        code=code("headline"),
+        pairs=layout.ttest_manifest(config),
+        models=MODELS,
+    script:
+        "../scripts/headline.py"
 
 
 rule figure_causal_effect:

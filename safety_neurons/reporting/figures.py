@@ -22,22 +22,52 @@ from safety_neurons.files import (
 from safety_neurons.neurons.change_scores import load_scores  # noqa: E402
 from safety_neurons.reporting.tables import read_scores  # noqa: E402
 
+CURVE_KEYS = ("model", "m1", "kind", "dataset")
 
-def effect_curves(entries: Sequence[dict]) -> pd.DataFrame:
-    """C at every k of each patching file (one entry: model, seed, m1, kind, dataset, path, guide_path);
-    the unpatched M1 is the same file's k = 0, the guide the DPO's scores on the same prompts."""
-    records = []
+
+def _per_k(path: str | Path) -> dict[int, dict[str, float]]:
+    """k -> {prompt id: score} of one patching sweep; it must hold k = 0, the unpatched M1 of Eq. 4."""
+    per_k: dict[int, dict[str, float]] = {}
+    for r in read_jsonl(path):
+        per_k.setdefault(int(r["k"]), {})[r["id"]] = float(r["score"])
+    if 0 not in per_k:
+        raise ValueError(f"{path}: no k = 0 rows (the unpatched M1 of Eq. 4)")
+    return per_k
+
+
+def effect_curves(entries: Sequence[dict], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """C at every k, averaged over the training seeds of each curve (entries: model, seed, m1, kind, dataset,
+    path, guide_path; optional n_neurons adds k as a share). The 95% interval is a bootstrap over prompts:
+    the same resampled prompt ids for patched, unpatched (k = 0) and guide (the DPO) in every seed."""
+    groups: dict[tuple, list[dict]] = {}
     for e in entries:
-        per_k: dict[int, list[float]] = {}
-        for r in read_jsonl(e["path"]):
-            per_k.setdefault(int(r["k"]), []).append(float(r["score"]))
-        if 0 not in per_k:
-            raise ValueError(f"{e['path']}: no k = 0 rows (the unpatched M1 of Eq. 4)")
-        guide = list(read_scores(e["guide_path"]).values())
-        for k, scores in sorted(per_k.items()):
-            c = causal_effect(scores, per_k[0], guide)
-            records.append({**{key: e[key] for key in ("model", "seed", "m1", "kind", "dataset")}, "k": k, "C": c})
+        groups.setdefault(tuple(e[key] for key in CURVE_KEYS), []).append(e)
+    rng, records = np.random.default_rng(seed), []
+    for key, runs in groups.items():
+        sweeps = [_per_k(e["path"]) for e in runs]
+        guides = [read_scores(e["guide_path"]) for e in runs]
+        ids = sorted(set.intersection(*(set(s[0]) & set(g) for s, g in zip(sweeps, guides, strict=True))))
+        if not ids:
+            raise ValueError(f"{runs[0]['path']}: no prompt ids shared with its guide {runs[0]['guide_path']}")
+        draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
+        for k in sorted(set.intersection(*(set(s) for s in sweeps))):
+            arrays = [np.array([[s[k][i], s[0][i], g[i]] for i in ids]) for s, g in zip(sweeps, guides, strict=True)]
+            c = np.mean([causal_effect(a[:, 0], a[:, 1], a[:, 2]) for a in arrays])
+            boot = np.mean([_boot_c(a, draws) for a in arrays], axis=0)
+            lo, hi = np.nanpercentile(boot, [2.5, 97.5]) if np.isfinite(boot).any() else (np.nan, np.nan)
+            n = runs[0].get("n_neurons")
+            records.append(
+                dict(zip(CURVE_KEYS, key, strict=True))
+                | {"k": k, "share": k / n if n else np.nan, "C": c, "C_lo": lo, "C_hi": hi, "seeds": len(runs)}
+            )
     return pd.DataFrame.from_records(records)
+
+
+def _boot_c(scores: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """C of each bootstrap draw of prompt rows (columns: patched, unpatched, guide); NaN where M1 = M2."""
+    means = scores[draws].mean(axis=1)
+    gap = means[:, 2] - means[:, 1]
+    return np.divide(means[:, 0] - means[:, 1], gap, out=np.full(len(gap), np.nan), where=gap != 0)
 
 
 def window_curves(entries: Sequence[dict]) -> pd.DataFrame:
@@ -63,22 +93,38 @@ STYLES = {"top": "-o", "random": "--s"}
 
 def plot_effect_curves(curves: pd.DataFrame, path: str | Path, x: str = "k", xlabel: str = "patched neurons k") -> None:
     """Fig. 2 and its kin: one panel per model x M1, one line per ``kind`` (top = safety neurons, random =
-    random neurons, or a source name); mean and 95% CI over training seeds when there are several."""
+    random neurons, or a source name). Bands: the curves' own C_lo/C_hi (a bootstrap over prompts) when
+    present, else a 95% t interval over training seeds. A top axis gives k as a share of the ranked neurons."""
     models, m1s = list(dict.fromkeys(curves["model"])), list(dict.fromkeys(curves["m1"]))
     fig, axes = plt.subplots(len(models), len(m1s), figsize=(3.6 * len(m1s), 2.8 * len(models)), squeeze=False)
     for (r, model), (c, m1) in itertools.product(enumerate(models), enumerate(m1s)):
         ax, sub = axes[r][c], curves[(curves.model == model) & (curves.m1 == m1)]
         for kind, g in sub.groupby("kind", sort=False):
-            stats_ = [(xv, *mean_ci(v.tolist())) for xv, v in g.groupby(x)["C"]]
-            xs, means, halves = (np.array(a) for a in zip(*stats_, strict=True))
+            xs, means, lo, hi = _band(g, x)
             ax.plot(xs, means, STYLES.get(kind, "-"), ms=3, label=LABELS.get(kind, kind))
-            ax.fill_between(xs, means - halves, means + halves, alpha=0.2)
+            ax.fill_between(xs, lo, hi, alpha=0.2)
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
         ax.set_title(f"{model} {m1}", fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
+        share = sub["share"].dropna() if "share" in sub else pd.Series(dtype=float)
+        if x == "k" and len(share) and (sub.loc[share.index, "k"] > 0).any():
+            per_k = float((share / sub.loc[share.index, "k"]).replace(np.inf, np.nan).dropna().iloc[0])
+            top = ax.secondary_xaxis("top", functions=(lambda k, f=per_k: 100 * k * f, lambda p, f=per_k: p / f / 100))
+            top.set_xlabel("% of ranked neurons", fontsize=7)
+            top.tick_params(labelsize=6)
     axes[0][0].set_ylabel("causal effect C")
     axes[0][0].legend(fontsize=6)
     _save(fig, path)
+
+
+def _band(g: pd.DataFrame, x: str) -> tuple[np.ndarray, ...]:
+    """x, mean C and the band's lower and upper edges of one line."""
+    if "C_lo" in g:
+        g = g.sort_values(x)
+        return g[x].to_numpy(), g["C"].to_numpy(), g["C_lo"].to_numpy(), g["C_hi"].to_numpy()
+    stats_ = [(xv, *mean_ci(v.tolist())) for xv, v in g.groupby(x)["C"]]
+    xs, means, halves = (np.array(a) for a in zip(*stats_, strict=True))
+    return xs, means, means - halves, means + halves
 
 
 def plot_neuron_distributions(score_files: dict[str, str | Path], top: float, path: str | Path) -> None:

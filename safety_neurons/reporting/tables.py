@@ -146,6 +146,56 @@ def ttest_table(pairs: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def headline(pairs: Sequence[dict], alignment: dict[str, dict], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The paper's claim per model and M1, in one row: C of the top-k safety neurons and of k random ones
+    (Eq. 4, averaged over the safety sets; 95% bootstrap interval over each set's prompts), a paired t-test of
+    their per-prompt costs over all sets, and the alignment check's refusal rates of SFT and DPO (harmful)."""
+    rng, records = np.random.default_rng(seed), []
+    groups: dict[tuple, list[dict]] = {}
+    for e in pairs:
+        groups.setdefault((e["model"], e["m1"], e["k"]), []).append(e)
+    for (model, m1, k), entries in groups.items():
+        c, boot, top_all, rnd_all = {"top": [], "random": []}, {"top": [], "random": []}, [], []
+        for e in entries:
+            unpatched, guide = read_scores(e["top"], 0), read_scores(e["guide"])
+            scores = {kind: read_scores(e[kind], k) for kind in c}
+            ids = sorted(set(unpatched) & set(guide) & set(scores["top"]) & set(scores["random"]))
+            draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
+            for kind in c:
+                rows = np.array([[scores[kind][i], unpatched[i], guide[i]] for i in ids])
+                c[kind].append(causal_effect(rows[:, 0], rows[:, 1], rows[:, 2]))
+                means = rows[draws].mean(axis=1)
+                boot[kind].append((means[:, 0] - means[:, 1]) / (means[:, 2] - means[:, 1]))
+            top_all += [scores["top"][i] for i in ids]
+            rnd_all += [scores["random"][i] for i in ids]
+        rec = {"model": model, "m1": m1, "k": k, "share": k / entries[0]["n_neurons"], "sets": len(entries)}
+        for kind in c:
+            lo, hi = np.nanpercentile(np.mean(boot[kind], axis=0), [2.5, 97.5])
+            rec |= {f"C_{kind}": float(np.mean(c[kind])), f"C_{kind}_lo": float(lo), f"C_{kind}_hi": float(hi)}
+        rec["t"], rec["p"] = paired_ttest(top_all, rnd_all)
+        checked = alignment[model]
+        rec |= {f"refusal_{stage}": checked[stage]["harmful"]["refusal_rate"] for stage in ("sft", "dpo")}
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def headline_text(df: pd.DataFrame) -> str:
+    """A few lines a person reads at the end of a run."""
+    lines = ["model        M1    k (share)    C top k [95% CI]     C random k [95% CI]  paired t   refusals SFT->DPO"]
+    for r in df.itertuples(index=False):
+        lines.append(
+            f"{r.model:12s} {r.m1:5s} {r.k:4d} ({r.share:4.1%})  "
+            f"{r.C_top:5.2f} [{r.C_top_lo:5.2f}, {r.C_top_hi:5.2f}]  "
+            f"{r.C_random:5.2f} [{r.C_random_lo:5.2f}, {r.C_random_hi:5.2f}]  p={r.p:<8.1e} "
+            f"{r.refusal_sft:4.0%} -> {r.refusal_dpo:4.0%}"
+        )
+    lines.append(
+        "M1 patched at its top-k safety neurons (or k random ones) with the DPO model's activations; C = 1: DPO's"
+        f" safety fully restored, 0: none. Mean over {df.sets.iloc[0]} red-team sets; refusals: harmful prompts."
+    )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(df: pd.DataFrame, digits: int = 2, scale: dict[str, float] | None = None) -> str:
     """A GitHub markdown table; numbers rounded to ``digits`` after multiplying the ``scale`` columns."""
     scale = scale or {}

@@ -4,9 +4,12 @@ at every k of a sweep."""
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from safety_neurons.progress import progress
 from safety_neurons.stages.common import load
 from safety_neurons.workflow.contracts import GenerationParams, Source
 
@@ -50,10 +53,11 @@ def generate(
     m1, m2 = policy("m1", base, m1_adapters), policy("guide", base, guide_adapters)
     texts = [prompt_text(r["prompt"], tok, p.chat_format) for r in prompts]
     special = adds_special_tokens(p.chat_format)
-    rows = []
-    for k, neurons in sorted(sets.items(), key=lambda kv: int(kv[0])):
+    rows, t0, log = [], time.perf_counter(), logging.getLogger(__name__)
+    for i, (k, neurons) in enumerate(sorted(sets.items(), key=lambda kv: int(kv[0])), 1):
         neurons = {int(layer): ids for layer, ids in neurons.items()}
         outs = patched_generate(m1, m2, tok, texts, neurons, p.max_new_tokens, p.batch_size, special)
+        log.info("%s", progress(i, len(sets), time.perf_counter() - t0, f"k = {k}: {len(texts)} prompts"))
         rows += [
             {
                 "id": r["id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from safety_neurons.data.formats import render, tokenize_chat
 from safety_neurons.data.loaders import split_chat
 from safety_neurons.files import ArtifactError, read_jsonl, staged_dir, write_json
 from safety_neurons.models.loading import load_base, load_tokenizer, placement
+from safety_neurons.progress import progress
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 METRICS_FILE = "adapter_metrics.json"  # beside the adapter, named so the three files form one multiext output
@@ -60,6 +62,25 @@ def trainer_args(hp: dict, seed: int, ckpt_dir: Path, on_gpu: bool) -> dict:
         max_length=hp["max_length"],
         dataloader_num_workers=0,
     )
+
+
+def progress_callback():
+    """A trainer callback that logs step i/N, seconds per step and the ETA at every logging step."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.t0, self.first = time.perf_counter(), state.global_step
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            done, total = state.global_step - self.first, state.max_steps - self.first
+            if done > 0 and logs and "loss" in logs:
+                line = progress(
+                    done, total, time.perf_counter() - self.t0, f"step {state.global_step}/{state.max_steps}"
+                )
+                logging.getLogger(__name__).info("%s, loss %.4g", line, logs["loss"])
+
+    return Progress()
 
 
 def last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -138,6 +159,7 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
         train_dataset=Dataset.from_list(rows),
         processing_class=tok,
         peft_config=adapter_config(hp),
+        callbacks=[progress_callback()],
     )
     resume = last_checkpoint(ckpt)
     trainer.train(resume_from_checkpoint=resume)
@@ -183,6 +205,7 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
         processing_class=tok,
         peft_config=adapter_config(hp),
         train_dataset=Dataset.from_list(preference_rows(records, tok, chat_format)),
+        callbacks=[progress_callback()],
     )
     resume = last_checkpoint(ckpt)
     trainer.train(resume_from_checkpoint=resume)

@@ -13,6 +13,7 @@ import yaml
 
 from safety_neurons.data.loaders import KINDS, options_of
 from safety_neurons.files import UserError
+from safety_neurons.workflow import layout
 from safety_neurons.workflow.contracts import Source
 
 SCHEMA_PATH = Path(str(files("safety_neurons.workflow") / "schemas" / "config.schema.yaml"))
@@ -269,17 +270,12 @@ def _check_cost(config: dict) -> None:
             _need(f in datasets[name], f"datasets.{name}.{f}", "needed by the cost model (a training dataset)")
 
 
-def _ranked(spec: dict) -> int:
-    """How many neurons a model's ranking holds: every neuron of the layers not excluded."""
-    return (spec["n_layers"] - len(set(spec["exclude_layers"]))) * spec["d_mlp"]
-
-
 def _check_sizes(config: dict) -> None:
     """Every k a run patches fits every model that patches it (a larger k is never clamped silently)."""
     models = config["models"]
     for name in config["active_models"]:
         m = models[name]
-        n, key = _ranked(m), f"models.{name}"
+        n, key = layout.ranked_neurons(m), f"models.{name}"
         _need(n > 0, f"{key}.exclude_layers", f"excludes every one of its {m['n_layers']} layers: nothing to rank")
         asked = [("patching.ks", k) for k in config["patching"]["ks"]]
         asked += [("evaluation.table_k", config["evaluation"]["table_k"])]

@@ -21,7 +21,7 @@ COT_PROMPTS = "resources/data/{dataset}.cot_prompts.json"
 PROMPTS = "resources/prompts/{dataset}.jsonl"
 SAFEGUARD_PROMPTS = "resources/safeguard/{dataset}.jsonl"
 BEAVER_JUDGE = "resources/judges/beaver/{judge}"
-CLASSIFIER_JUDGE = "resources/judges/classifier/{judge}.skops"
+CLASSIFIER_JUDGE = "resources/judges/classifier/{judge}.json"
 
 # One model trained with one seed: results/{model}/s{seed}/…
 RUN = "results/{model}/s{seed}"
@@ -195,6 +195,16 @@ def safety_manifest(config: dict) -> list[dict]:
     return out
 
 
+def full_grid(config: dict) -> bool:
+    """Whether rule all builds the whole grid (``grid: full``) or only the core tables and figures."""
+    return config.get("grid", "full") == "full"
+
+
+def benchmarks(config: dict) -> dict[str, dict]:
+    """The general benchmarks of Table 8: none in the core grid."""
+    return config["evaluation"]["general"]["benchmarks"] if full_grid(config) else {}
+
+
 def general_manifest(config: dict) -> list[dict]:
     """Every general-ability result of Table 8 (main seed)."""
     m1s, seed = config["patching"]["m1"], config["seeds"][0]
@@ -208,7 +218,7 @@ def general_manifest(config: dict) -> list[dict]:
             benchmark=b,
             path=GENERAL.format(model=model, seed=seed, policy=m1, gsource=s, benchmark=b),
         )
-        for model, (m1, s), b in itertools.product(config["active_models"], rows, general["benchmarks"])
+        for model, (m1, s), b in itertools.product(config["active_models"], rows, benchmarks(config))
     ]
 
 
@@ -231,6 +241,8 @@ def ttest_manifest(config: dict) -> list[dict]:
             k=config["evaluation"]["table_k"],
             top=scored(model, seed, judge, patching_run(m1, top), d),
             random=scored(model, seed, judge, patching_run(m1, rnd), d),
+            guide=scored(model, seed, judge, generation_run(guide_stage(config, top)), d),
+            n_neurons=ranked_neurons(config["models"][model]),
         )
         for model, m1, d, (top, rnd) in itertools.product(
             config["active_models"], p["m1"], p["datasets"], top_random_pairs(config)
@@ -238,10 +250,16 @@ def ttest_manifest(config: dict) -> list[dict]:
     ]
 
 
+def ranked_neurons(spec: dict) -> int:
+    """How many neurons a model's rankings hold (``spec``: its config entry): d_mlp in every layer not excluded."""
+    return (spec["n_layers"] - len(set(spec["exclude_layers"]))) * spec["d_mlp"]
+
+
 def _curve(config: dict, model: str, seed: int, m1: str, source: str, kind: str) -> dict:
     """One C-vs-k curve on evaluation.figure_dataset: the patched sweep and its guide's own generations."""
     judge, d = config["evaluation"]["cost_judge"], config["evaluation"]["figure_dataset"]
     return dict(
+        n_neurons=ranked_neurons(config["models"][model]),
         model=model,
         seed=seed,
         m1=m1,

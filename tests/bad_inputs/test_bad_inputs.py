@@ -320,25 +320,41 @@ def test_neuron_set_outside_the_model_names_the_sets_file(sets, culprit, llama, 
 def test_a_pickled_classifier_is_refused_not_run(tmp_path):
     import pickle
 
-    path = tmp_path / "judge.skops"
+    path = tmp_path / "judge.json"
     path.write_bytes(pickle.dumps({"pipeline": "anything"}))
     with pytest.raises(ArtifactError, match=f"^{path}: not a classifier saved by save_classifier"):
         load_classifier(path, "harmful")
 
 
-def test_a_classifier_with_foreign_types_is_refused(tmp_path):
-    import skops.io as sio
-    from sklearn.preprocessing import FunctionTransformer
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"format": "other"}, "not a classifier saved by save_classifier"),
+        (
+            {"sides": {"response": {"terms": ["a"], "idf": [1.0]}, "prompt": {"terms": [], "idf": []}}, "coef": [1]},
+            "1 coefficients for 2 features",
+        ),
+        (
+            {"sides": {"response": {"terms": ["a", "a"], "idf": [1, 1]}, "prompt": {"terms": [], "idf": []}}},
+            "terms and idf weights disagree",
+        ),
+    ],
+    ids=["format", "width", "repeated term"],
+)
+def test_a_damaged_classifier_names_its_file(tmp_path, doc, message):
+    from safety_neurons.evaluation.judges.classifier import FORMAT
 
-    path = tmp_path / "judge.skops"
-    sio.dump({"pipeline": FunctionTransformer(json.loads), "label": "harmful"}, path)
-    with pytest.raises(ArtifactError, match="refusing a classifier that holds untrusted types"):
+    good = {"format": FORMAT, "label": "harmful", "coef": [1.0, 2.0, 3.0], "intercept": 0.0}
+    good["sides"] = {s: {"terms": ["a"], "idf": [1.0]} for s in ("response", "prompt")}
+    path = tmp_path / "judge.json"
+    path.write_text(json.dumps(good | doc))
+    with pytest.raises(ArtifactError, match=f"^{path}: .*{message}"):
         load_classifier(path, "harmful")
 
 
 def test_missing_classifier_names_its_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"{tmp_path}/none.skops: no such classifier file"):
-        load_classifier(tmp_path / "none.skops", "harmful")
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path}/none.json: no such classifier file"):
+        load_classifier(tmp_path / "none.json", "harmful")
 
 
 # ------------------------------------------------------------------------------------------------ the CLI

@@ -14,7 +14,7 @@ DIRECTIONS = ("cost", "reward")
 
 
 def load_judge(spec: dict, path: str | None, *, device: str = "cpu") -> Judge:
-    """The judge of a config entry; path is the beaver snapshot dir or the classifier's skops file.
+    """The judge of a config entry; path is the beaver snapshot dir or the classifier's JSON file.
 
     Workflow keys of the entry (hub_id, gpus, ...) are ignored. A classifier's direction follows its label.
     """
@@ -24,7 +24,7 @@ def load_judge(spec: dict, path: str | None, *, device: str = "cpu") -> Judge:
     if kind not in ("beaver", "classifier"):
         raise ValueError(f"unknown judge kind {kind!r}; expected beaver, classifier or refusal")
     if path is None:
-        raise ValueError(f"a {kind} judge needs a path (beaver: snapshot directory; classifier: skops file)")
+        raise ValueError(f"a {kind} judge needs a path (beaver: snapshot directory; classifier: JSON file)")
     if kind == "classifier":
         from safety_neurons.evaluation.judges.classifier import ClassifierJudge, load_classifier
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from safety_neurons.evaluation.judges.classifier import (
     ClassifierJudge,
     load_classifier,
     save_classifier,
+    to_classifier,
     train_classifier,
 )
 from tests.conftest import SMALL_SIZES, TINY
@@ -174,15 +177,31 @@ def test_classifier_scores_refusals_below_and_harmful_answers_above_zero(harmful
     assert min(judge.score(prompts, [answer(t) for t in harmful])) > 0
 
 
-def test_classifier_round_trip(harmful_classifier, tmp_path):
+def test_classifier_round_trip_scores_exactly_as_the_sklearn_pipeline(harmful_classifier, world, tmp_path):
     pipeline, _ = harmful_classifier
-    path = tmp_path / "judge.skops"
-    save_classifier(pipeline, path, "harmful")
-    prompts, responses = map(list, zip(*PAIRS, strict=True))
+    path = tmp_path / "judge.json"
+    save_classifier(to_classifier(pipeline, "harmful"), path)
+    rows = load("labelled_responses", {"local": str(world["judge_test"])})
+    prompts = [p for p, _ in PAIRS] + [r["prompt"] for r in rows]
+    responses = [r for _, r in PAIRS] + [r["response"] for r in rows]
     loaded = load_judge({"kind": "classifier", "label": "harmful", "direction": "cost"}, str(path))
-    assert loaded.score(prompts, responses) == ClassifierJudge(pipeline, "harmful").score(prompts, responses)
+    expected = ClassifierJudge(pipeline, "harmful").score(prompts, responses)
+    assert loaded.score(prompts, responses) == pytest.approx(expected, abs=1e-9)
+    assert min(expected) < 0 < max(expected)  # both classes occur, so the comparison covers both signs
     with pytest.raises(ValueError, match="trained for label 'harmful', not 'helpful'"):
         load_classifier(path, "helpful")
+
+
+def test_scoring_a_classifier_imports_neither_sklearn_nor_torch(harmful_classifier, tmp_path):
+    path = tmp_path / "judge.json"
+    save_classifier(to_classifier(harmful_classifier[0], "harmful"), path)
+    code = (
+        "import sys; from safety_neurons.evaluation.judges import load_judge; "
+        f"j = load_judge({{'kind': 'classifier', 'label': 'harmful'}}, {str(path)!r}); j.score(['a'], ['b']); "
+        "print(sorted(m for m in ('sklearn', 'torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_judge_files_leave_the_other_world_files_unchanged(world, tmp_path):

@@ -53,6 +53,7 @@ PAPER_COUNTS = {
     "safeguard_tables": 1,
     "seed_robustness": 1,
     "tables": 1,
+    "headline": 1,
 }
 GPU_RULES = {
     "sft",
