@@ -70,6 +70,44 @@ rule stage_generation:
         "../scripts/stage_generation.py"
 
 
+rule stage_generation_sets:
+    input:
+        base=layout.BASE,
+        adapters=lambda wc: layout.adapters(wc.model, wc.seed, *layout.stage_pref(wc.stage)),
+        prompts=expand(layout.PROMPTS, dataset=PATCHING["datasets"]),
+    output:
+        [
+            ensure(f, non_empty=True)
+            for f in expand(layout.STAGE_GENERATED, dataset=PATCHING["datasets"], allow_missing=True)
+        ],
+    log:
+        "logs/stage_generation/{model}_s{seed}_{stage}_all_sets.log",
+    benchmark:
+        "benchmarks/stage_generation/{model}_s{seed}_{stage}_all_sets.tsv"
+    wildcard_constraints:
+        stage=f"dpo_{EVAL_PREF}",
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("stage_generation_sets"),
+        mem_mb=memory,
+    params:
+        code=code("stage_generation"),
+        p=lambda wc: generation_params(PATCHING, wc, "none", wc.stage),
+    script:
+        "../scripts/stage_generation.py"
+
+
+if PATCHING["sets_per_job"] == "all":
+
+    ruleorder: stage_generation_sets > stage_generation
+
+else:
+
+    ruleorder: stage_generation > stage_generation_sets
+
+
 rule judge_responses:
     input:
         responses=layout.GENERATED,

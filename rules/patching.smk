@@ -1,5 +1,6 @@
 # Dynamic activation patching: evaluation prompts sampled once per set, then one job per
-# model x seed x M1 x neuron source x set that sweeps every k with the models loaded once.
+# model x seed x M1 x neuron source x set that sweeps every k with the models loaded once
+# (patching.sets_per_job: all -> one job per model x seed x M1 x source covers every set).
 
 
 rule eval_prompts:
@@ -47,3 +48,42 @@ rule patched_generation:
         | {"ks": layout.sweep_keys(config, wc.model, wc.source)},
     script:
         "../scripts/patched_generation.py"
+
+
+rule patched_generation_sets:
+    input:
+        base=layout.BASE,
+        sets=get_sets,
+        m1=lambda wc: get_source_adapters(wc.m1)(wc),
+        guide=get_source_adapters("dpo"),
+        prompts=expand(layout.PROMPTS, dataset=PATCHING["datasets"]),
+    output:
+        [ensure(f, non_empty=True) for f in expand(layout.PATCHED, dataset=PATCHING["datasets"], allow_missing=True)],
+    log:
+        "logs/patched_generation/{model}_s{seed}_{m1}_{source}_all_sets.log",
+    benchmark:
+        "benchmarks/patched_generation/{model}_s{seed}_{m1}_{source}_all_sets.tsv"
+    wildcard_constraints:
+        m1=alternatives(PATCHING["m1"]),
+        source=alternatives(PATCHING["sources"]),
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("patched_generation_sets"),
+        mem_mb=memory,
+    params:
+        code=code("patched_generation"),
+        p=lambda wc: generation_params(PATCHING, wc, wc.source, wc.m1)
+        | {"ks": layout.sweep_keys(config, wc.model, wc.source)},
+    script:
+        "../scripts/patched_generation.py"
+
+
+if PATCHING["sets_per_job"] == "all":
+
+    ruleorder: patched_generation_sets > patched_generation
+
+else:
+
+    ruleorder: patched_generation > patched_generation_sets

@@ -11,5 +11,5 @@ with job(snakemake) as log:
     inp, p = snakemake.input, CrossParams.of(snakemake.params.p)
     sets = cross_sets([load_ranking(f) for f in inp.rankings], p.ks, p.fractions)
     log.info("patched set sizes: %s", {k: sum(map(len, s.values())) for k, s in sets.items()})
-    rows = generate(inp.base, adapter_dirs(inp.m1), adapter_dirs(inp.guide), sets, read_jsonl(inp.prompts), p)
+    [rows] = generate(inp.base, adapter_dirs(inp.m1), adapter_dirs(inp.guide), sets, [read_jsonl(inp.prompts)], p)
     write_jsonl(annotate(rows, sets), snakemake.output[0])

@@ -121,11 +121,13 @@ WORKFLOW_FILES = [
     "report",
 ]
 CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml"]
+# How the tests run Snakemake locally: two cores and the greedy scheduler, as profiles/local (make demo).
+LOCAL = ["--cores", "2", "--scheduler", "greedy"]
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *CONFIGS, *args],
+        [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS, *args],
         cwd=workdir,
         capture_output=True,
         text=True,

@@ -33,6 +33,14 @@ def causal_effect(
     return (p - u) / (g - u) if g != u else math.nan
 
 
+def bootstrap_c(scores: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """C (Eq. 4) of each bootstrap draw of prompt rows. ``scores``: [n prompts, 3] = patched, unpatched and
+    guide score of the same prompt; ``draws``: [B, n] row indices. NaN where a draw's M1 and M2 means agree."""
+    means = scores[draws].mean(axis=1)
+    gap = means[:, 2] - means[:, 1]
+    return np.divide(means[:, 0] - means[:, 1], gap, out=np.full(len(gap), np.nan), where=gap != 0)
+
+
 def delta_gen(patched: dict[str, float], unpatched: dict[str, float]) -> float:
     """Mean change of GSM8K, BBH, MMLU and TruthfulQA accuracy caused by patching (Table 1's ΔGen)."""
     missing = [b for b in GENERAL_FOR_DELTA if b not in patched or b not in unpatched]

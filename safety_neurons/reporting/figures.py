@@ -14,13 +14,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from safety_neurons.evaluation.metrics import causal_effect, mean_ci  # noqa: E402
+from safety_neurons.evaluation.metrics import bootstrap_c, causal_effect, mean_ci  # noqa: E402
 from safety_neurons.files import (
     atomic_path,  # noqa: E402
     read_jsonl,  # noqa: E402
 )
 from safety_neurons.neurons.change_scores import load_scores  # noqa: E402
-from safety_neurons.reporting.tables import read_scores  # noqa: E402
+from safety_neurons.reporting.tables import interval, read_scores  # noqa: E402
 
 CURVE_KEYS = ("model", "m1", "kind", "dataset")
 
@@ -53,21 +53,14 @@ def effect_curves(entries: Sequence[dict], n_boot: int = 1000, seed: int = 0) ->
         for k in sorted(set.intersection(*(set(s) for s in sweeps))):
             arrays = [np.array([[s[k][i], s[0][i], g[i]] for i in ids]) for s, g in zip(sweeps, guides, strict=True)]
             c = np.mean([causal_effect(a[:, 0], a[:, 1], a[:, 2]) for a in arrays])
-            boot = np.mean([_boot_c(a, draws) for a in arrays], axis=0)
-            lo, hi = np.nanpercentile(boot, [2.5, 97.5]) if np.isfinite(boot).any() else (np.nan, np.nan)
+            boot = np.mean([bootstrap_c(a, draws) for a in arrays], axis=0)
+            lo, hi = interval(boot)
             n = runs[0].get("n_neurons")
             records.append(
                 dict(zip(CURVE_KEYS, key, strict=True))
                 | {"k": k, "share": k / n if n else np.nan, "C": c, "C_lo": lo, "C_hi": hi, "seeds": len(runs)}
             )
     return pd.DataFrame.from_records(records)
-
-
-def _boot_c(scores: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """C of each bootstrap draw of prompt rows (columns: patched, unpatched, guide); NaN where M1 = M2."""
-    means = scores[draws].mean(axis=1)
-    gap = means[:, 2] - means[:, 1]
-    return np.divide(means[:, 0] - means[:, 1], gap, out=np.full(len(gap), np.nan), where=gap != 0)
 
 
 def window_curves(entries: Sequence[dict]) -> pd.DataFrame:

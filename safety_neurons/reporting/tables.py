@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from safety_neurons.evaluation.metrics import causal_effect, delta_gen, paired_ttest
+from safety_neurons.evaluation.metrics import bootstrap_c, causal_effect, delta_gen, paired_ttest
 from safety_neurons.files import read_jsonl
 
 STAGE_LABELS = {"base": "Base", "sft": "SFT", "dpo": "DPO"}
@@ -164,13 +164,12 @@ def headline(pairs: Sequence[dict], alignment: dict[str, dict], n_boot: int = 10
             for kind in c:
                 rows = np.array([[scores[kind][i], unpatched[i], guide[i]] for i in ids])
                 c[kind].append(causal_effect(rows[:, 0], rows[:, 1], rows[:, 2]))
-                means = rows[draws].mean(axis=1)
-                boot[kind].append((means[:, 0] - means[:, 1]) / (means[:, 2] - means[:, 1]))
+                boot[kind].append(bootstrap_c(rows, draws))
             top_all += [scores["top"][i] for i in ids]
             rnd_all += [scores["random"][i] for i in ids]
         rec = {"model": model, "m1": m1, "k": k, "share": k / entries[0]["n_neurons"], "sets": len(entries)}
         for kind in c:
-            lo, hi = np.nanpercentile(np.mean(boot[kind], axis=0), [2.5, 97.5])
+            lo, hi = interval(np.mean(boot[kind], axis=0))
             rec |= {f"C_{kind}": float(np.mean(c[kind])), f"C_{kind}_lo": float(lo), f"C_{kind}_hi": float(hi)}
         rec["t"], rec["p"] = paired_ttest(top_all, rnd_all)
         checked = alignment[model]
@@ -179,8 +178,16 @@ def headline(pairs: Sequence[dict], alignment: dict[str, dict], n_boot: int = 10
     return pd.DataFrame.from_records(records)
 
 
+def interval(draws: np.ndarray) -> tuple[float, float]:
+    """The 95% percentile interval of bootstrap draws (NaN when every draw is undefined)."""
+    finite = draws[np.isfinite(draws)]
+    return tuple(np.percentile(finite, [2.5, 97.5])) if finite.size else (np.nan, np.nan)
+
+
 def headline_text(df: pd.DataFrame) -> str:
     """A few lines a person reads at the end of a run."""
+    if df.empty:
+        return "no headline: patching.sources holds no {variant}-top with its {variant}-random\n"
     lines = ["model        M1    k (share)    C top k [95% CI]     C random k [95% CI]  paired t   refusals SFT->DPO"]
     for r in df.itertuples(index=False):
         lines.append(

@@ -28,17 +28,17 @@ def generate(
     m1_adapters: list[str],
     guide_adapters: list[str],
     sets: dict,
-    prompts: list[dict],
+    prompt_sets: list[list[dict]],
     p: GenerationParams,
     origin: str = "neuron sets",
-) -> list[dict]:
+) -> list[list[dict]]:
     """Rules patched_generation, stage_generation, safeguard_generation, cross_patching: load M1 and the guide
-    once, then decode greedily for every k of the sweep (``{0: {}}``: M1 unpatched). ``origin`` names where the
+    once, then decode greedily for every prompt set and every k of the sweep (``{0: {}}``: M1 unpatched); one
+    row list per prompt set, each exactly what a job of that set alone writes. ``origin`` names where the
     sets came from in the error for a set that does not fit the model."""
-    from safety_neurons.data.formats import adds_special_tokens, first_turn, prompt_text
+    from safety_neurons.data.formats import adds_special_tokens
     from safety_neurons.files import ArtifactError
     from safety_neurons.neurons.hooks import mlp_width
-    from safety_neurons.neurons.patching import patched_generate
     from safety_neurons.neurons.policies import policy
     from safety_neurons.neurons.sets import outside
 
@@ -51,13 +51,22 @@ def generate(
                 f"(layer, lowest id, highest id) {bad[:3]}"
             )
     m1, m2 = policy("m1", base, m1_adapters), policy("guide", base, guide_adapters)
-    texts = [prompt_text(r["prompt"], tok, p.chat_format) for r in prompts]
     special = adds_special_tokens(p.chat_format)
+    return [_sweep(m1, m2, tok, sets, prompts, p, special) for prompts in prompt_sets]
+
+
+def _sweep(m1, m2, tok, sets: dict, prompts: list[dict], p: GenerationParams, special: bool) -> list[dict]:
+    """The rows of one prompt set: every k of the sweep in increasing order, prompts in file order."""
+    from safety_neurons.data.formats import first_turn, prompt_text
+    from safety_neurons.neurons.patching import patched_generate
+
+    texts = [prompt_text(r["prompt"], tok, p.chat_format) for r in prompts]
     rows, t0, log = [], time.perf_counter(), logging.getLogger(__name__)
     for i, (k, neurons) in enumerate(sorted(sets.items(), key=lambda kv: int(kv[0])), 1):
         neurons = {int(layer): ids for layer, ids in neurons.items()}
         outs = patched_generate(m1, m2, tok, texts, neurons, p.max_new_tokens, p.batch_size, special)
-        log.info("%s", progress(i, len(sets), time.perf_counter() - t0, f"k = {k}: {len(texts)} prompts"))
+        what = f"{prompts[0]['dataset'] if prompts else 'no prompts'}, k = {k}: {len(texts)} prompts"
+        log.info("%s", progress(i, len(sets), time.perf_counter() - t0, what))
         rows += [
             {
                 "id": r["id"],

@@ -48,6 +48,7 @@ def trainer_args(hp: dict, seed: int, ckpt_dir: Path, on_gpu: bool) -> dict:
         lr_scheduler_type=hp["scheduler"],
         warmup_steps=hp["warmup_steps"],
         optim="adamw_torch",
+        adam_epsilon=hp["adam_epsilon"],
         seed=seed,
         data_seed=seed,
         logging_steps=hp["logging_steps"],

@@ -21,6 +21,9 @@ PROMPT_TOKENS = 128  # typical prompt length of the safety sets, for teacher-for
 def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
     """Tokens a job processes by kind: ``train`` (forward + backward), ``generate`` (decoding steps x batch
     rows) and ``forward`` (teacher-forced tokens)."""
+    if rule.endswith("_sets"):  # one job over every set of patching.datasets (sets_per_job: all)
+        one = work_tokens(rule.removesuffix("_sets"), config, wildcards)
+        return {kind: n * len(config["patching"]["datasets"]) for kind, n in one.items()}
     if rule == "sft":
         d = _dataset(config, config["sft"]["dataset"])
         return {"train": config["sft"]["epochs"] * d["size_hint"] * d["mean_tokens"]}

@@ -53,3 +53,8 @@ def job(smk, *, torch_threads: bool = True) -> Iterator[logging.Logger]:
 def adapter_dirs(files) -> list[str]:
     """Adapter directories from the rule's adapter files (inputs name ``adapter_model.safetensors``)."""
     return [str(Path(f).parent) for f in files]
+
+
+def paths(files) -> list[str]:
+    """One input's paths as a list, whether the rule gave it one file or several."""
+    return [files] if isinstance(files, str) else list(files)

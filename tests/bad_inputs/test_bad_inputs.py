@@ -310,7 +310,7 @@ def test_neuron_set_outside_the_model_names_the_sets_file(sets, culprit, llama, 
     swept = sweep_sets(str(sets_path), "main-top", [0])
     prompts = [{"id": "a", "dataset": "d", "prompt": "hello"}]
     with pytest.raises(ArtifactError) as err:
-        generate(str(base_dir), [str(sft)], [str(sft), str(dpo)], swept, prompts, p, origin=str(sets_path))
+        generate(str(base_dir), [str(sft)], [str(sft), str(dpo)], swept, [prompts], p, origin=str(sets_path))
     assert first_line(err.value).startswith(str(sets_path)) and culprit in first_line(err.value)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIGS, copy_workflow
+from tests.conftest import CONFIGS, LOCAL, copy_workflow
 
 TARGET = "results/tiny_llama/s1/sft/adapter_model.safetensors"
 
@@ -23,7 +23,7 @@ def test_second_workflow_reuses_the_cached_adapter(tmp_path):
         (tmp_path / name).mkdir()
         wd = copy_workflow(tmp_path / name)
         proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", TARGET, "--cores", "2", *CONFIGS, "--cache"],
+            [sys.executable, "-m", "snakemake", TARGET, *LOCAL, *CONFIGS, "--cache"],
             cwd=wd,
             env=env,
             capture_output=True,

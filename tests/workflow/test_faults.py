@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import CONFIGS, snakemake
+from tests.conftest import CONFIGS, LOCAL, snakemake
 
 # (stage, an output of the finished CI run it rebuilds, what the stage writes)
 KINDS = [
@@ -41,7 +41,7 @@ def _same(a: Path, b: Path) -> bool:
 def _kill_when_started(wd: Path, target: str, rule: str) -> None:
     """Start Snakemake on ``target`` and SIGKILL its whole process group as soon as the rule's job has begun."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *CONFIGS, "--", target],
+        [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS, "--", target],
         cwd=wd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -174,3 +174,21 @@ def test_experiments_outputs(embedded_run):
         assert summary["n_ranked"] == 3 * 256  # layer 3 excluded, as for the change scores
     for fig in ("fig3a_preferences", "fig3b_cross", "fig6_windows", "fig7_curves", "fig10_safeguard"):
         assert (embedded_run / "results" / "figures" / f"{fig}.png").stat().st_size > 1000, fig
+
+
+@pytest.mark.slow
+def test_headline_agrees_with_table1(embedded_run):
+    import pandas as pd
+
+    tables = embedded_run / "results" / "tables"
+    head = pd.read_csv(tables / "headline.csv").set_index("model")
+    t1 = pd.read_csv(tables / "table1.csv").set_index(["model", "row"])
+    for model in ("tiny_llama", "tiny_qwen2"):
+        for kind in ("top", "random"):
+            expected = t1.at[(model, f"sft+main-{kind}"), "C_mean"]  # one set: its C is the mean
+            assert head.at[model, f"C_{kind}"] == pytest.approx(expected, nan_ok=True), (model, kind)
+        assert head.at[model, "k"] == 25 and head.at[model, "share"] == pytest.approx(
+            25 / (3 * 256 if "llama" in model else 5 * 192)
+        )
+    text = (tables / "headline.txt").read_text()
+    assert "tiny_llama" in text and "tiny_qwen2" in text and "C top k" in text

@@ -79,3 +79,33 @@ def test_plain_and_peft_models_are_accepted(bases, adapters):
     plain = models.load_base(bases["tiny_llama"])
     guide = PeftModel.from_pretrained(models.load_base(bases["tiny_llama"]), sft).eval()  # unmerged
     assert generate_with_patching(plain, guide, tok, PROMPTS, neurons, 16) == want
+
+
+def test_a_job_over_several_prompt_sets_writes_what_one_job_per_set_writes(bases, adapters):
+    """patching.sets_per_job: all loads the models once; each set's rows equal those of a job of that set alone."""
+    from safety_neurons.stages.generation import generate as generate_sets
+    from safety_neurons.workflow.contracts import GenerationParams
+
+    sft, dpo = adapters["tiny_llama"]
+    p = GenerationParams.of(
+        dict(
+            dtype="float32",
+            cpu_precision="float32",
+            chat_format="tulu",
+            batch_size=2,
+            max_new_tokens=6,
+            source="main-top",
+            m1="sft",
+            ks=[0, 20],
+        )  # fmt: skip
+    )
+    sets = {0: {}, 20: {"0": list(range(10)), "1": list(range(5, 15))}}
+    prompt_sets = [
+        [{"id": f"{d}{i}", "dataset": d, "prompt": f"how do i {task}?"} for i, task in enumerate(tasks)]
+        for d, tasks in (("a", ["bake bread", "knit a scarf", "fix a bike"]), ("b", ["rob a bank", "sing"]))
+    ]
+    args = (str(bases["tiny_llama"]), [str(sft)], [str(sft), str(dpo)], sets)
+    together = generate_sets(*args, prompt_sets, p)
+    alone = [generate_sets(*args, [prompts], p)[0] for prompts in prompt_sets]
+    assert together == alone
+    assert [len(rows) for rows in together] == [2 * 3, 2 * 2] and {r["dataset"] for r in together[1]} == {"b"}

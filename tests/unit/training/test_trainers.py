@@ -20,6 +20,7 @@ HP = dict(
     cpu_precision="float32",
     adapter="ia3",
     weight_decay=0.1,
+    adam_epsilon=1e-8,
     scheduler="cosine",
     warmup_steps=0,
     max_examples=None,
