@@ -153,3 +153,9 @@ def embedded_run(tmp_path_factory) -> Path:
     proc = snakemake(wd)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return wd
+
+
+def pytest_collection_modifyitems(items):
+    """The SLURM tests run last: they leave slurm's client tools installed with the controller stopped, and from
+    then on every Snakemake start waits 9 s in the SLURM plugin's `scontrol show config` (measured here)."""
+    items.sort(key=lambda item: "tests/workflow/test_slurm.py" in item.nodeid)
