@@ -82,6 +82,14 @@ def llama_base(tokenizer_dir, world, tmp_path_factory) -> Path:
     return make_base("tiny_llama", tokenizer_dir, world, tmp_path_factory.mktemp("llama"), steps=250)
 
 
+def generation_params(**overrides):
+    """Decoding parameters of a patched generation job on a CPU tiny model (GenerationParams)."""
+    from safety_neurons.workflow.contracts import GenerationParams
+
+    p = dict(dtype="float32", cpu_precision="float32", chat_format="tulu", batch_size=2, max_new_tokens=2)
+    return GenerationParams.of(p | dict(source="main-top", m1="sft", ks=[0]) | overrides)
+
+
 def random_ia3(base_dir: Path, out_dir: Path, seed: int, spread: float) -> Path:
     """A real peft (IA)3 adapter on down_proj with random vectors 1 +- spread, saved like a trained one."""
     from peft import IA3Config, get_peft_model

@@ -99,9 +99,9 @@ def plot_effect_curves(curves: pd.DataFrame, path: str | Path, x: str = "k", xla
         ax.axhline(1.0, color="grey", lw=0.8, ls=":")
         ax.set_title(f"{model} {m1}", fontsize=9)
         ax.set_xlabel(xlabel, fontsize=8)
-        share = sub["share"].dropna() if "share" in sub else pd.Series(dtype=float)
-        if x == "k" and len(share) and (sub.loc[share.index, "k"] > 0).any():
-            per_k = float((share / sub.loc[share.index, "k"]).replace(np.inf, np.nan).dropna().iloc[0])
+        known = sub[(sub["k"] > 0) & sub["share"].notna()] if x == "k" and "share" in sub else sub.iloc[:0]
+        if len(known):  # share / k = 1 / ranked neurons
+            per_k = float(known["share"].iloc[0] / known["k"].iloc[0])
             top = ax.secondary_xaxis("top", functions=(lambda k, f=per_k: 100 * k * f, lambda p, f=per_k: p / f / 100))
             top.set_xlabel("% of ranked neurons", fontsize=7)
             top.tick_params(labelsize=6)

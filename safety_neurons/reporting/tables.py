@@ -179,7 +179,8 @@ def headline(pairs: Sequence[dict], alignment: dict[str, dict], n_boot: int = 10
 
 
 def interval(draws: np.ndarray) -> tuple[float, float]:
-    """The 95% percentile interval of bootstrap draws (NaN when every draw is undefined)."""
+    """The 95% percentile interval of bootstrap draws over the draws where C is defined (a draw whose M1 and
+    M2 means agree has none); NaN when no draw has one."""
     finite = draws[np.isfinite(draws)]
     return tuple(np.percentile(finite, [2.5, 97.5])) if finite.size else (np.nan, np.nan)
 

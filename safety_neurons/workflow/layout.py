@@ -139,8 +139,7 @@ def source_k(config: dict, model: str, source: Source | str) -> int:
     if not is_baseline(config, variant):
         return config["evaluation"]["table_k"]
     v, spec = config["neurons"]["variants"][variant], config["models"][model]
-    ranked_layers = spec["n_layers"] - len(set(spec["exclude_layers"]))
-    return top_fraction_k(v["ranking"], ranked_layers, spec["d_mlp"], v["top_fraction"])
+    return top_fraction_k(v["ranking"], ranked_layers(spec), spec["d_mlp"], v["top_fraction"])
 
 
 def sweep_keys(config: dict, model: str, source: Source | str) -> list[int]:
@@ -250,9 +249,14 @@ def ttest_manifest(config: dict) -> list[dict]:
     ]
 
 
+def ranked_layers(spec: dict) -> int:
+    """How many layers a model's rankings cover (``spec``: its config entry): those not excluded."""
+    return spec["n_layers"] - len(set(spec["exclude_layers"]))
+
+
 def ranked_neurons(spec: dict) -> int:
-    """How many neurons a model's rankings hold (``spec``: its config entry): d_mlp in every layer not excluded."""
-    return (spec["n_layers"] - len(set(spec["exclude_layers"]))) * spec["d_mlp"]
+    """How many neurons a model's rankings hold: d_mlp in every ranked layer."""
+    return ranked_layers(spec) * spec["d_mlp"]
 
 
 def _curve(config: dict, model: str, seed: int, m1: str, source: str, kind: str) -> dict:

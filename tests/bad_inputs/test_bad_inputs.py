@@ -23,7 +23,7 @@ from safety_neurons.stages.generation import generate, sweep_sets
 from safety_neurons.workflow.config import ConfigError, load
 from safety_neurons.workflow.contracts import GenerationParams, ParamsError, SafeguardParams
 from safety_neurons.workflow.script import job
-from tests.conftest import REPO
+from tests.conftest import REPO, generation_params
 from tests.unit.workflow.test_config import dry_run
 
 
@@ -295,18 +295,7 @@ def test_neuron_set_outside_the_model_names_the_sets_file(sets, culprit, llama, 
     base_dir, sft, dpo = llama
     sets_path = tmp_path / "sets.json"
     sets_path.write_text(json.dumps({"top": sets}))
-    p = GenerationParams.of(
-        dict(
-            dtype="float32",
-            cpu_precision="float32",
-            chat_format="tulu",
-            batch_size=2,
-            max_new_tokens=2,
-            source="main-top",
-            m1="sft",
-            ks=[0],
-        )  # fmt: skip
-    )
+    p = generation_params()
     swept = sweep_sets(str(sets_path), "main-top", [0])
     prompts = [{"id": "a", "dataset": "d", "prompt": "hello"}]
     with pytest.raises(ArtifactError) as err:
