@@ -192,27 +192,51 @@ def get_general_sets(wc):
     return [layout.NEURON_SETS.format(model=wc.model, seed=wc.seed, variant=variant)]
 
 
-def get_shots(wc):
-    shots = BENCHMARKS[wc.benchmark].get("shots")
-    return [data_file(shots)] if shots else []
+def cot_prompts_file(benchmark):
+    """BBH's CoT prompts, fetched once per dataset (rule bbh_cot_prompts), not by every job; None otherwise."""
+    if benchmark != "bbh" or not isinstance(BENCHMARKS["bbh"]["options"].get("cot_prompts"), str):
+        return None
+    return layout.COT_PROMPTS.format(dataset=BENCHMARKS["bbh"]["dataset"])
 
 
-def get_cot_prompts(wc):
-    """BBH's CoT prompts, fetched once per dataset (rule bbh_cot_prompts), not by every job."""
-    if wc.benchmark != "bbh" or not isinstance(BENCHMARKS["bbh"]["options"].get("cot_prompts"), str):
-        return []
-    return [layout.COT_PROMPTS.format(dataset=BENCHMARKS["bbh"]["dataset"])]
+def job_benchmarks(wc):
+    """A general_eval job's benchmarks: its {benchmark} wildcard, or every one (rule general_eval_benchmarks)."""
+    return [wc.benchmark] if hasattr(wc, "benchmark") else list(BENCHMARKS)
 
 
-def benchmark_options(wc):
+def get_benchmark_files(wc):
+    """Input function (unpack): data_{b}, shots_{b} and cot_{b} of each of the job's benchmarks b."""
+    files = {}
+    for b in job_benchmarks(wc):
+        files[f"data_{b}"] = data_file(BENCHMARKS[b]["dataset"])
+        if shots := BENCHMARKS[b].get("shots"):
+            files[f"shots_{b}"] = data_file(shots)
+        if cot := cot_prompts_file(b):
+            files[f"cot_{b}"] = cot
+    return files
+
+
+def benchmark_options(wc, benchmark):
     """A benchmark's options, with the model's perplexity BOS rule (shots and fetched CoT prompts are read by
-    the script)."""
-    opts = dict(BENCHMARKS[wc.benchmark]["options"])
-    if get_cot_prompts(wc):
+    the script from the job's inputs)."""
+    opts = dict(BENCHMARKS[benchmark]["options"])
+    if cot_prompts_file(benchmark):
         opts.pop("cot_prompts")
-    if wc.benchmark == "ppl":
+    if benchmark == "ppl":
         opts["force_bos"] = model_spec(wc)["bos_each_window"]
     return opts
+
+
+def general_params(wc):
+    """GeneralEvalParams of a general_eval job (one benchmark, or all of them)."""
+    return {
+        "benchmarks": {b: benchmark_options(wc, b) for b in job_benchmarks(wc)},
+        "k": (layout.source_k(config, wc.model, wc.gsource) if wc.gsource != "none" else 0),
+        "batch_size": EVAL["general"]["batch_size"],
+        "chat_format": config["chat_format"],
+        "dtype": model_spec(wc)["dtype"],
+        "cpu_precision": cpu_precision(wc),
+    }
 
 
 def get_safeguard_files(what):

@@ -1,6 +1,7 @@
-# General ability (paper App. B.2): one job per model x seed x row x benchmark. Rows: unpatched Base/SFT/DPO
-# and Base/SFT patched with the guide's activations at a source's neurons of size evaluation.table_k
-# (static patching for log-likelihood tasks, dynamic patching for generation).
+# General ability (paper App. B.2): one job per model x seed x row x benchmark (evaluation.general.
+# benchmarks_per_job: one), or per model x seed x row covering every benchmark with the model loaded once
+# (all). Rows: unpatched Base/SFT/DPO and Base/SFT patched with the guide's activations at a source's neurons
+# of size evaluation.table_k (static patching for log-likelihood tasks, dynamic patching for generation).
 
 
 rule bbh_cot_prompts:
@@ -23,13 +24,11 @@ rule bbh_cot_prompts:
 
 rule general_eval:
     input:
+        unpack(get_benchmark_files),
         base=layout.BASE,
         m1=lambda wc: layout.adapters(wc.model, wc.seed, wc.policy, EVAL_PREF),
         guide=get_general_guide,
         sets=get_general_sets,
-        data=lambda wc: data_file(BENCHMARKS[wc.benchmark]["dataset"]),
-        shots=get_shots,
-        cot=get_cot_prompts,
     output:
         ensure(layout.GENERAL, non_empty=True),
     log:
@@ -44,14 +43,41 @@ rule general_eval:
         mem_mb=memory,
     params:
         code=code("general_eval"),
-        p=lambda wc: {
-            "benchmark": wc.benchmark,
-            "options": benchmark_options(wc),
-            "k": (layout.source_k(config, wc.model, wc.gsource) if wc.gsource != "none" else 0),
-            "batch_size": EVAL["general"]["batch_size"],
-            "chat_format": config["chat_format"],
-            "dtype": model_spec(wc)["dtype"],
-            "cpu_precision": cpu_precision(wc),
-        },
+        p=general_params,
     script:
         "../scripts/general_eval.py"
+
+
+rule general_eval_benchmarks:
+    input:
+        unpack(get_benchmark_files),
+        base=layout.BASE,
+        m1=lambda wc: layout.adapters(wc.model, wc.seed, wc.policy, EVAL_PREF),
+        guide=get_general_guide,
+        sets=get_general_sets,
+    output:
+        [ensure(f, non_empty=True) for f in expand(layout.GENERAL, benchmark=list(BENCHMARKS), allow_missing=True)],
+    log:
+        "logs/general_eval/{model}_s{seed}_{policy}_{gsource}_all_benchmarks.log",
+    benchmark:
+        "benchmarks/general_eval/{model}_s{seed}_{policy}_{gsource}_all_benchmarks.tsv"
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=gpus,
+        runtime=runtime("general_eval_benchmarks"),
+        mem_mb=memory,
+    params:
+        code=code("general_eval"),
+        p=general_params,
+    script:
+        "../scripts/general_eval.py"
+
+
+if EVAL["general"]["benchmarks_per_job"] == "all":
+
+    ruleorder: general_eval_benchmarks > general_eval
+
+else:
+
+    ruleorder: general_eval > general_eval_benchmarks

@@ -1,4 +1,7 @@
-"""Snakemake adapter: one general-ability benchmark on one row (unpatched Base/SFT/DPO or patched M1)."""
+"""Snakemake adapter: general-ability benchmarks on one row (unpatched Base/SFT/DPO or patched M1), one
+benchmark or all of them (evaluation.general.benchmarks_per_job: all), one output file per benchmark."""
+
+from pathlib import Path
 
 from safety_neurons.files import write_json
 from safety_neurons.stages.general import general_eval
@@ -7,11 +10,11 @@ from safety_neurons.workflow.script import job
 
 with job(snakemake) as log:
     wc, p = snakemake.wildcards, GeneralEvalParams.of(snakemake.params.p)
-    result = general_eval(snakemake.input, wc.gsource, p)
-    write_json(
-        result | {"model": wc.model, "seed": int(wc.seed), "policy": wc.policy, "source": wc.gsource},
-        snakemake.output[0],
-    )
-    log.info(
-        "%s %s/%s: %s = %.4f (n = %d)", wc.model, wc.policy, wc.gsource, result["metric"], result["value"], result["n"]
-    )
+    outputs = {Path(out).stem: out for out in snakemake.output}  # layout.GENERAL: .../{benchmark}.json
+    row = {"model": wc.model, "seed": int(wc.seed), "policy": wc.policy, "source": wc.gsource}
+    for name, result in general_eval(snakemake.input, wc.gsource, p).items():
+        write_json(result | row, outputs[name])
+        log.info(
+            "%s %s/%s %s: %s = %.4f (n = %d)",
+            *(wc.model, wc.policy, wc.gsource, name, result["metric"], result["value"], result["n"]),
+        )

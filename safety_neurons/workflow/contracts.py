@@ -131,10 +131,9 @@ class CrossParams(GenerationParams):
 
 @dataclass(frozen=True)
 class GeneralEvalParams(ModelParams):
-    """Rule general_eval: one ability benchmark on one row."""
+    """Rules general_eval and general_eval_benchmarks: ability benchmarks (name -> options) on one row."""
 
-    benchmark: str
-    options: dict
+    benchmarks: dict[str, dict]
     k: int
 
 

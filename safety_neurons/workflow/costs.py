@@ -69,6 +69,10 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         return {"generate": n * sg["max_new_tokens"]}
     if rule == "general_eval":
         return _general_tokens(config, wildcards)
+    if rule == "general_eval_benchmarks":  # every benchmark in one job (benchmarks_per_job: all)
+        names = config["evaluation"]["general"]["benchmarks"]
+        per = [_general_tokens(config, wildcards | {"benchmark": b}) for b in names]
+        return {kind: sum(t[kind] for t in per) for kind in ("forward", "generate")}
     raise KeyError(f"no cost model for rule {rule!r}")
 
 

@@ -16,7 +16,7 @@ AFTER_SETS = {
     "patched_generation",
     "patched_generation_sets",  # main-top/random: one job over the sets (patching.sets_per_job: all)
     "judge_responses",
-    "general_eval",
+    "general_eval_benchmarks",  # the patched rows: one job over the benchmarks (benchmarks_per_job: all)
     "tables",
     "headline",
     "figure_causal_effect",

@@ -327,3 +327,24 @@ def test_bbh_loads_one_file_per_task_from_a_template(tmp_path):
     assert [r["id"] for r in load("bbh", {"local": str(rows)}, tasks=["c", "a"])] == ["bbh_a_0", "bbh_c_0", "bbh_a_1"]
     with pytest.raises(DataError, match=r"no row of task\(s\) \['z'\]"):
         load("bbh", {"local": str(rows)}, tasks=["z"])
+
+
+def test_one_job_over_several_benchmarks_equals_one_job_each(bases, adapters, items, tmp_path):
+    """evaluation.general.benchmarks_per_job: all loads the model once; each result equals its job alone."""
+    from safety_neurons.files import write_jsonl
+    from safety_neurons.stages.general import general_eval
+    from safety_neurons.workflow.contracts import GeneralEvalParams
+
+    for role in ("wikitext", "mmlu", "gsm8k_test", "gsm8k_train"):
+        write_jsonl(items[role], tmp_path / f"{role}.jsonl")
+    sft, _ = adapters["tiny_llama"]
+    inp = {"base": str(bases["tiny_llama"]), "m1": [str(sft / "adapter_model.safetensors")], "guide": [], "sets": []}
+    inp |= {f"data_{b}": str(tmp_path / f"{r}.jsonl") for b, r in [("ppl", "wikitext"), ("mmlu", "mmlu")]}
+    inp |= {"data_gsm8k": str(tmp_path / "gsm8k_test.jsonl"), "shots_gsm8k": str(tmp_path / "gsm8k_train.jsonl")}
+    options = {"ppl": {"window": 64}, "mmlu": {}, "gsm8k": {"n_shot": 1, "n_items": 3, "max_new_tokens": 6}}
+    params = dict(k=0, batch_size=4, chat_format="tulu", dtype="float32", cpu_precision="float32")
+    together = general_eval(inp, "none", GeneralEvalParams.of(params | {"benchmarks": options}))
+    assert list(together) == ["ppl", "mmlu", "gsm8k"]
+    for name, opts in options.items():
+        alone = general_eval(inp, "none", GeneralEvalParams.of(params | {"benchmarks": {name: opts}}))
+        assert alone == {name: together[name]}
