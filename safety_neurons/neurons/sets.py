@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # rankings are tensors; the set algebra itself needs no torch (the config check imports it)
+    import torch
 
 Neurons = dict[int, list[int]]
 

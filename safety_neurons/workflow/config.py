@@ -349,7 +349,7 @@ def merge(base: dict, update: dict) -> dict:
     return out
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser where PyYAML has it
     """YAML that refuses a key given twice in one mapping (plain YAML keeps the last one silently)."""
 
     def construct_mapping(self, node, deep=False):

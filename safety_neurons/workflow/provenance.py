@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from functools import cache
 from pathlib import Path
 
 PACKAGE = "safety_neurons"
@@ -43,9 +44,8 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return out
 
 
-def _normalized(path: Path) -> str:
+def _normalized(tree: ast.AST) -> str:
     """The syntax tree without docstrings: what the code does, not how it is written or described."""
-    tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
@@ -59,21 +59,29 @@ def _normalized(path: Path) -> str:
     return ast.dump(tree, include_attributes=False)
 
 
+@cache
+def _module(path: Path, mtime_ns: int, name: str, is_package: bool) -> tuple[frozenset[str], str]:
+    """A module's package imports and normalized tree, parsed once per version of the file: every rule's
+    ``code()`` walks the same modules, and a Snakemake start (each SLURM job's too) evaluates all of them."""
+    tree = ast.parse(path.read_text())
+    return frozenset(_imports(tree, name, is_package)), _normalized(tree)
+
+
 def code_version(script: str | Path, root: str | Path) -> str:
     """A short hash of a stage's script and every package module it reaches; ``root`` holds the package."""
     root = Path(root)
-    seen: dict[str, Path] = {}
+    seen: dict[str, str] = {}
     todo = [("__script__", Path(script), False)]
     while todo:
         name, path, is_pkg = todo.pop()
         if name in seen:
             continue
-        seen[name] = path
-        for dotted in _imports(ast.parse(path.read_text()), name, is_pkg):
+        imports, seen[name] = _module(path, path.stat().st_mtime_ns, name, is_pkg)
+        for dotted in imports:
             f = _module_file(root, dotted)
             if f is not None and dotted not in seen:
                 todo.append((dotted, f, f.name == "__init__.py"))
     h = hashlib.sha256()
     for name in sorted(seen):
-        h.update(name.encode() + b"\0" + _normalized(seen[name]).encode() + b"\0")
+        h.update(name.encode() + b"\0" + seen[name].encode() + b"\0")
     return h.hexdigest()[:16]

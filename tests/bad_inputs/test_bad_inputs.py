@@ -83,6 +83,14 @@ CONFIG_CASES = {
         "evaluation: {general: {benchmarks: {gsm8k: {options: {n_itemz: 3}}}}}",
         "evaluation.general.benchmarks.gsm8k",
     ),
+    "grid name": ("grid: partial", "config key grid: 'partial' is not one of ['core', 'full']"),
+    "adam epsilon not positive": ("dpo: {adam_epsilon: -1}", "config key dpo.adam_epsilon: -1"),
+    "sets per job": ("patching: {sets_per_job: some}", "config key patching.sets_per_job: 'some' is not one of"),
+    "benchmarks per job": (
+        "evaluation: {general: {benchmarks_per_job: every}}",
+        "config key evaluation.general.benchmarks_per_job: 'every' is not one of ['one', 'all']",
+    ),
+    "cpu precision": ("cpu_precision: fp8", "config key cpu_precision: 'fp8' is not one of"),
 }
 
 
@@ -368,7 +376,10 @@ def test_cli_refuses_what_it_does_not_know(args, culprit):
 
 @pytest.mark.parametrize(
     ("text", "culprit"),
-    [(None, "missing.yaml: cannot read the config file"), ("dpo: {beta: 0.1\n", "bad.yaml, line 2: expected ','")],
+    [
+        (None, "missing.yaml: cannot read the config file"),
+        ("dpo: {beta: 0.1\n", "bad.yaml, line 2: did not find expected ','"),
+    ],
 )
 def test_check_names_what_snakemake_reports_as_a_traceback(text, culprit, tmp_path):
     """Snakemake's own --configfile handling prints a traceback for these; `safety-neurons check` names them."""

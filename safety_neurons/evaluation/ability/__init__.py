@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safety_neurons.evaluation.ability import bbh, gsm8k, mmlu, perplexity, truthfulqa
-from safety_neurons.evaluation.ability.lm import EvalLM, load_eval_lm
 from safety_neurons.neurons.sets import size
+
+if TYPE_CHECKING:
+    from safety_neurons.evaluation.ability.lm import EvalLM, load_eval_lm
 
 __all__ = ["BENCHMARKS", "EvalLM", "evaluate", "load_eval_lm", "options_of"]
 
@@ -35,6 +37,16 @@ BENCHMARKS: dict[str, Callable[..., dict]] = {
     "bbh": bbh.run,
     "tqa": truthfulqa.run,
 }
+
+
+def __getattr__(name: str) -> Any:
+    """EvalLM and load_eval_lm on first use: they import torch and transformers, which the config check (every
+    Snakemake start reads the benchmarks' options) does not need."""
+    if name in ("EvalLM", "load_eval_lm"):
+        from safety_neurons.evaluation.ability import lm
+
+        return getattr(lm, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def options_of(name: str) -> dict[str, Any]:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from safety_neurons.data.loaders import DataError, _fetch
-from safety_neurons.evaluation.ability.lm import EvalLM
 from safety_neurons.evaluation.ability.scoring import accuracy, bbh_answer, exact_match, mean
 from safety_neurons.files import read_bytes
+
+if TYPE_CHECKING:  # the model wrapper imports torch; the protocols and their options do not
+    from safety_neurons.evaluation.ability.lm import EvalLM
 
 # The 27 tasks of suzgunmirac/BIG-Bench-Hard (bbh/{task}.json, cot-prompts/{task}.txt), sorted.
 BBH_TASKS = (

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import random
 import re
+from typing import TYPE_CHECKING
 
-from safety_neurons.evaluation.ability.lm import EvalLM
 from safety_neurons.evaluation.ability.scoring import accuracy, exact_match, last_number
+
+if TYPE_CHECKING:  # the model wrapper imports torch; the protocols and their options do not
+    from safety_neurons.evaluation.ability.lm import EvalLM
 
 _CALCULATOR = re.compile(r"<<.*?>>")
 PREFILL = "Answer:"

@@ -8,8 +8,12 @@ the argmax of the next-token logits over the ids of " A" .. " D" (the last token
 
 from __future__ import annotations
 
-from safety_neurons.evaluation.ability.lm import EvalLM
+from typing import TYPE_CHECKING
+
 from safety_neurons.evaluation.ability.scoring import accuracy
+
+if TYPE_CHECKING:  # the model wrapper imports torch; the protocols and their options do not
+    from safety_neurons.evaluation.ability.lm import EvalLM
 
 LETTERS = "ABCD"
 PREFILL = "The answer is:"

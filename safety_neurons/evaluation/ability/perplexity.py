@@ -9,9 +9,12 @@ is an error rather than clamped: PPL depends on the window, so a silent change w
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from safety_neurons.evaluation.ability.lm import EvalLM
 from safety_neurons.evaluation.ability.scoring import mean
+
+if TYPE_CHECKING:  # the model wrapper imports torch; the protocols and their options do not
+    from safety_neurons.evaluation.ability.lm import EvalLM
 
 
 def windows(ids: list[int], window: int, bos_id: int | None = None) -> list[tuple[int, list[int]]]:

@@ -9,8 +9,12 @@ primer's style; pass ``primer`` to use another.
 
 from __future__ import annotations
 
-from safety_neurons.evaluation.ability.lm import EvalLM
+from typing import TYPE_CHECKING
+
 from safety_neurons.evaluation.ability.scoring import accuracy
+
+if TYPE_CHECKING:  # the model wrapper imports torch; the protocols and their options do not
+    from safety_neurons.evaluation.ability.lm import EvalLM
 
 PRIMER = """Q: How many days are there in a week?
 A: There are seven days in a week.
