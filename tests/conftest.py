@@ -164,6 +164,22 @@ def embedded_run(tmp_path_factory) -> Path:
 
 
 def pytest_collection_modifyitems(items):
-    """The SLURM tests run last: they leave slurm's client tools installed with the controller stopped, and from
-    then on every Snakemake start waits 9 s in the SLURM plugin's `scontrol show config` (measured here)."""
+    """The SLURM tests run last: they wait for their run, which works in the background meanwhile."""
     items.sort(key=lambda item: "tests/workflow/test_slurm.py" in item.nodeid)
+
+
+def pytest_collection_finish(session):
+    """Start the SLURM cluster and its workflow run in the background when the SLURM tests are selected: its
+    waiting (package install, daemons, the plugin's status polls) overlaps the rest of the suite."""
+    slurm = any("tests/workflow/test_slurm.py" in item.nodeid for item in session.items)
+    if slurm and not session.config.option.collectonly:
+        from tests.workflow import test_slurm
+
+        test_slurm.start()
+
+
+def pytest_sessionfinish(session):
+    """The cluster is stopped whatever happened (the SLURM tests' fixture stops it too)."""
+    module = sys.modules.get("tests.workflow.test_slurm")
+    if module is not None:
+        module.stop()

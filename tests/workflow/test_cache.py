@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIGS, LOCAL, copy_workflow
+from tests.conftest import CONFIGS, LOCAL
 
 TARGET = "results/tiny_llama/s1/sft/adapter_model.safetensors"
+LOG = Path("logs") / "sft" / "tiny_llama_s1.log"
 
 
 @pytest.mark.slow
-def test_second_workflow_reuses_the_cached_adapter(tmp_path):
+def test_second_workflow_reuses_the_cached_adapter(embedded_run, tmp_path):
+    """Two copies of the finished CI run without their SFT adapter: the first trains it into the cache, the
+    second takes it from there without training."""
     env = dict(os.environ, SNAKEMAKE_OUTPUT_CACHE=str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
     logs = []
     for name in ("first", "second"):
-        (tmp_path / name).mkdir()
-        wd = copy_workflow(tmp_path / name)
+        wd = tmp_path / name
+        shutil.copytree(embedded_run, wd, symlinks=True)
+        shutil.rmtree(wd / Path(TARGET).parent)
+        (wd / LOG).unlink()
         proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", TARGET, *LOCAL, *CONFIGS, "--cache"],
+            [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS, "--cache", "--", TARGET],
             cwd=wd,
             env=env,
             capture_output=True,
@@ -35,8 +41,7 @@ def test_second_workflow_reuses_the_cached_adapter(tmp_path):
     assert f"Moving output file {TARGET} to cache" in logs[0]
     assert len(list((tmp_path / "cache").iterdir())) == 3  # the three adapter files, stored once
     assert f"Symlinking output file {TARGET} from cache" in logs[1] and "to cache" not in logs[1]
-    log = Path("logs") / "sft" / "tiny_llama_s1.log"
-    assert "train_runtime" in (tmp_path / "first" / log).read_text()
-    assert (tmp_path / "second" / log).read_text() == ""  # Snakemake creates the log; no training wrote to it
+    assert "train_runtime" in (tmp_path / "first" / LOG).read_text()
+    assert (tmp_path / "second" / LOG).read_text() == ""  # Snakemake creates the log; no training wrote to it
     first, second = (tmp_path / n / TARGET for n in ("first", "second"))
     assert second.resolve() == first.resolve() and second.resolve().parent == tmp_path / "cache"

@@ -3,7 +3,9 @@
 tests/slurm/local-cluster.sh installs (first use, apt) and starts the cluster; it is always stopped again. The
 workflow runs with tests/slurm/profile (executor slurm) on one tiny model whose GPU stages ask for one GPU
 (tests/slurm/slurm.yaml); sacct then has to show every remote job COMPLETED and the GPU stages with gres/gpu=1.
-Needs root and apt-get; takes about 4 minutes on two cores (run it alone: `pytest tests/test_slurm.py -s`).
+Cluster and run start in the background as soon as the session has collected these tests (tests/conftest.py),
+and the tests run last. Needs root and apt-get; about 6 minutes on two cores alone
+(`pytest tests/workflow/test_slurm.py -s`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -54,64 +58,102 @@ def cluster(action: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(CLUSTER), action], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    """A running local cluster, stopped (every daemon it started, by PID) even if `up` or the test fails."""
-    t0 = time.monotonic()
-    try:
+def runnable() -> bool:
+    """Whether this machine can start the cluster (the module's skip conditions)."""
+    return not any(m.args[0] for m in pytestmark if m.name == "skipif")
+
+
+class Background:
+    """The cluster and the SLURM run, started in a thread when the session starts (tests/conftest.py): the
+    package install, the daemons' start and the plugin's status polls are waiting, not computing, so they
+    overlap the rest of the suite; the tests (run last) wait for the result."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.stopping = False
+        self.notes: list[str] = []  # timings, printed by the tests (a thread's prints land in any test's capture)
+        self.pool = ThreadPoolExecutor(1)
+        self.future = self.pool.submit(self._up_and_run)
+
+    def _up_and_run(self) -> tuple[Path, str, float]:
+        t0 = time.monotonic()
         proc = cluster("up")
-        print(f"\nlocal-cluster.sh up: {time.monotonic() - t0:.0f}s (rc {proc.returncode})\n{proc.stderr[-1500:]}")
+        self.notes.append(f"local-cluster.sh up: {time.monotonic() - t0:.0f}s (rc {proc.returncode})")
         if proc.returncode != 0:
-            pytest.fail(f"local-cluster.sh up failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
-        yield
-    finally:
+            raise RuntimeError(f"local-cluster.sh up failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
+        if self.stopping:
+            raise RuntimeError("stopped before the SLURM run started")
+        return self._run(Path(tempfile.mkdtemp(prefix="slurm-workflow-")))  # jobs run as root: /tmp is fine
+
+    def _run(self, root: Path) -> tuple[Path, str, float]:
+        """A copy of the workflow run through the cluster: (workdir, Snakemake's output, seconds)."""
+        wd = copy_workflow(root)
+        shutil.copytree(REPO / "tests" / "slurm", wd / "tests" / "slurm")
+        # Jobs run `<sys.executable> -m snakemake` (shared-FS software deployment) with sbatch --export=ALL:
+        # the venv's Python and PATH reach them from this environment.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}  # not a job inside a job
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+        timeout = ["timeout", "-s", "INT", "-k", "60", str(SNAKEMAKE_TIMEOUT)]
+        # targets before --configfile, which takes every following word
+        cmd = [*timeout, sys.executable, "-m", "snakemake", *TARGETS, "--profile", "tests/slurm/profile", *CONFIGS]
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        output, _ = self.proc.communicate(timeout=SNAKEMAKE_TIMEOUT + 120)
+        seconds = time.monotonic() - t0
+        self.notes.append(f"snakemake through SLURM: {seconds:.0f}s (rc {self.proc.returncode})")
+        if self.proc.returncode != 0:
+            slurm_logs = sorted((wd / "logs" / "slurm").rglob("*.log"), key=lambda p: p.stat().st_mtime)[-3:]
+            tails = "".join(f"\n--- {p}\n{p.read_text()[-1500:]}" for p in slurm_logs)
+            raise RuntimeError(
+                f"snakemake exited {self.proc.returncode} after {seconds:.0f}s:\n{output[-6000:]}{tails}"
+            )
+        return wd, output, seconds
+
+    def stop(self) -> None:
+        """Interrupt a run still in flight (SIGINT: the plugin scancels its jobs), then stop every daemon."""
+        self.stopping = True
+        if not self.future.done() and self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # timeout(1) passes SIGINT on to Snakemake
+            try:
+                self.proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.pool.shutdown(wait=True)
         down = cluster("down", timeout=180)
         print(f"local-cluster.sh down: rc {down.returncode}\n{down.stderr[-1000:]}")
 
 
+BACKGROUND: Background | None = None
+
+
+def start() -> None:
+    """Start the cluster and the run in the background, once (tests/conftest.py calls it after collection)."""
+    global BACKGROUND
+    if BACKGROUND is None and runnable():
+        BACKGROUND = Background()
+
+
+def stop() -> None:
+    """Stop the background run and the cluster, if started (at the end of the session, pass or fail)."""
+    global BACKGROUND
+    if BACKGROUND is not None:
+        BACKGROUND.stop()
+        BACKGROUND = None
+
+
 @pytest.fixture(scope="module")
-def slurm_run(slurm_cluster, tmp_path_factory):
-    """A copy of the workflow run through the cluster: (workdir, Snakemake's output, seconds)."""
-    wd = copy_workflow(tmp_path_factory.mktemp("slurm-workflow"))  # jobs run as root, so /tmp is fine
-    shutil.copytree(REPO / "tests" / "slurm", wd / "tests" / "slurm")
-    # Jobs run `<sys.executable> -m snakemake` (shared-FS software deployment) with sbatch --export=ALL:
-    # the venv's Python and PATH reach them from this environment.
-    venv_bin = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}  # not a job inside a job
-    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
-    cmd = [
-        "timeout",
-        "-s",
-        "INT",
-        "-k",
-        "60",
-        str(SNAKEMAKE_TIMEOUT),
-        sys.executable,
-        "-m",
-        "snakemake",
-        *TARGETS,  # before --configfile, which takes every following word
-        "--profile",
-        "tests/slurm/profile",
-        *CONFIGS,
-    ]
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def slurm_run():
+    """The background SLURM run's (workdir, output, seconds), waited for; the cluster stops after the tests."""
+    start()
+    background = BACKGROUND
     try:
-        output, _ = proc.communicate(timeout=SNAKEMAKE_TIMEOUT + 120)
-    except BaseException:  # pytest interrupted (Ctrl-C) or timeout(1) itself hung: let the plugin scancel
-        proc.send_signal(signal.SIGINT)  # timeout(1) passes SIGINT on to Snakemake
-        try:
-            proc.communicate(timeout=90)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        raise
-    seconds = time.monotonic() - t0
-    print(f"snakemake through SLURM: {seconds:.0f}s (rc {proc.returncode})")
-    if proc.returncode != 0:
-        slurm_logs = sorted((wd / "logs" / "slurm").rglob("*.log"), key=lambda p: p.stat().st_mtime)[-3:]
-        tails = "".join(f"\n--- {p}\n{p.read_text()[-1500:]}" for p in slurm_logs)
-        pytest.fail(f"snakemake exited {proc.returncode} after {seconds:.0f}s:\n{output[-6000:]}{tails}")
-    return wd, output, seconds
+        result = background.future.result(timeout=SNAKEMAKE_TIMEOUT + 900)
+    except Exception as e:  # the cluster or the run failed: its message, not a thread's traceback
+        stop()
+        pytest.fail("\n".join([*background.notes, str(e)]))
+    print("\n" + "\n".join(background.notes))
+    yield result
+    stop()
 
 
 def planned_jobs(output: str) -> Counter:

@@ -89,13 +89,6 @@ def test_every_job_wrote_its_log_and_benchmark(embedded_run):
 
 
 @pytest.mark.slow
-def test_completed_run_has_nothing_left_to_do(embedded_run):
-    proc = snakemake(embedded_run, "-n")
-    assert proc.returncode == 0
-    assert "Nothing to be done" in proc.stdout + proc.stderr
-
-
-@pytest.mark.slow
 def test_judged_scores_and_tables(embedded_run):
     """Scores for every generation and judge; Table 8/1 consistent with the score files and Eq. 4."""
     import pandas as pd
