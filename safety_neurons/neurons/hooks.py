@@ -17,16 +17,32 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from safety_neurons.files import UserError
+
 HOOK_POINT = "blocks.{layer}.mlp.hook_post"  # the TransformerLens name of the same activations
 # Callback on a layer's activations [batch, seq, d_mlp]; returning a tensor replaces them.
 OnActivation = Callable[[int, torch.Tensor], torch.Tensor | None]
+
+
+# Families checked by tests/unit/models/test_architectures.py (and the paper's Llama-2, Mistral, Gemma, Qwen2).
+SUPPORTED = "Llama (2, 3), Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Phi-3, OLMo-2"
+
+
+class UnsupportedModel(UserError):
+    """A model whose decoder layers have no ``mlp.down_proj``: its neurons have no site here."""
 
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList:
     """The decoder blocks of a causal LM, unwrapping peft when present."""
     if hasattr(model, "get_base_model"):
         model = model.get_base_model()
-    return model.model.layers
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if layers is None or not all(hasattr(getattr(layer, "mlp", None), "down_proj") for layer in layers):
+        raise UnsupportedModel(
+            f"{type(model).__name__}: no neuron site (the input of every decoder layer's mlp.down_proj at "
+            f"model.layers); families with one: {SUPPORTED}"
+        )
+    return layers
 
 
 def neuron_sites(model: nn.Module) -> list[nn.Module]:

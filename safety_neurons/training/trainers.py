@@ -13,6 +13,7 @@ from safety_neurons.data.formats import render, tokenize_chat
 from safety_neurons.data.loaders import split_chat
 from safety_neurons.files import ArtifactError, read_jsonl, staged_dir, write_json
 from safety_neurons.models.loading import load_base, load_tokenizer, placement
+from safety_neurons.neurons.hooks import neuron_sites
 from safety_neurons.progress import progress
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
@@ -153,6 +154,7 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
     device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp["cpu_precision"])
     on_gpu = device == "cuda"
     model = load_base(base_dir, dtype, device).train()
+    neuron_sites(model)  # a family without the neuron site fails here, saying which have one, not inside peft
     args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
     trainer = SFTTrainer(
         model=model,
@@ -193,6 +195,7 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
     device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp["cpu_precision"])
     on_gpu = device == "cuda"
     base = load_base(base_dir, dtype, device)
+    neuron_sites(base)
     model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()
     args = DPOConfig(
         **trainer_args(hp, seed, ckpt, on_gpu),

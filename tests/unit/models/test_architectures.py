@@ -1,0 +1,144 @@
+"""Beyond the paper's four models: the neuron site, change scores and patching identities on tiny random-init
+models of current families (Llama-3-style Llama, Qwen3, Gemma-2 with its pre/post feed-forward norms, Phi-3
+with a fused gate_up_proj, OLMo-2, Mistral), and a clear error for a model without the neuron site."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    Gemma2Config,
+    GPT2Config,
+    LlamaConfig,
+    MistralConfig,
+    Olmo2Config,
+    Phi3Config,
+    Qwen3Config,
+)
+
+from safety_neurons.files import UserError
+from safety_neurons.neurons import policies as models
+from safety_neurons.neurons.change_scores import change_score_stats, change_scores
+from safety_neurons.neurons.hooks import Recorder, neuron_sites
+from safety_neurons.neurons.patching import generate_with_patching
+from tests.conftest import random_ia3
+from tests.unit.neurons.test_change_scores import PROMPTS as SCORE_PROMPTS
+from tests.unit.neurons.test_change_scores import naive_scores
+from tests.unit.neurons.test_patching import PROMPTS, every_neuron, own_output
+
+SHAPE = dict(
+    vocab_size=1024,  # the tiny tokenizer's
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+    max_position_embeddings=256,
+)
+FAMILIES = {
+    "llama3": lambda **ids: LlamaConfig(
+        **SHAPE,
+        **ids,
+        rope_parameters={
+            "rope_type": "llama3",
+            "rope_theta": 500000.0,
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 64,
+        },
+    ),
+    "qwen3": lambda **ids: Qwen3Config(**SHAPE, **ids),  # q/k RMS norms
+    "gemma2": lambda **ids: Gemma2Config(**SHAPE, **ids, query_pre_attn_scalar=16, sliding_window=32),  # 4 norms
+    "phi3": lambda **ids: Phi3Config(**SHAPE, **ids),  # gate and up fused in one gate_up_proj
+    "olmo2": lambda **ids: Olmo2Config(**SHAPE, **ids),  # post-attention and post-feed-forward norms
+    "mistral": lambda **ids: MistralConfig(**SHAPE, **ids, sliding_window=32),
+}
+
+
+@pytest.fixture(scope="module")
+def family_dirs(tokenizer_dir, tmp_path_factory) -> dict[str, tuple]:
+    """Per family: (base dir, SFT adapter, stacked DPO adapter); random weights, the tiny tokenizer."""
+    root = tmp_path_factory.mktemp("families")
+    tok = models.load_tokenizer(tokenizer_dir)
+    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    out = {}
+    for name, config in FAMILIES.items():
+        torch.manual_seed(0)
+        base = root / name
+        AutoModelForCausalLM.from_config(config(**ids)).save_pretrained(str(base))
+        for f in tokenizer_dir.iterdir():
+            shutil.copy2(f, base / f.name)
+        out[name] = (
+            base,
+            random_ia3(base, root / f"{name}_sft", 1, 0.3),
+            random_ia3(base, root / f"{name}_dpo", 2, 0.8),
+        )
+    return out
+
+
+def policies(family_dirs, name: str):
+    base_dir, sft, dpo = family_dirs[name]
+    base = models.load_base(base_dir)
+    return models.load_tokenizer(base_dir), models.policy("sft", base, [sft]), models.policy("dpo", base, [sft, dpo])
+
+
+def gated_product(mlp, x: torch.Tensor) -> torch.Tensor:
+    """act(gate(x)) * up(x) from the MLP's own weights (Phi-3: one fused projection, gate first)."""
+    if hasattr(mlp, "gate_up_proj"):
+        gate, up = mlp.gate_up_proj(x).chunk(2, dim=-1)
+        return mlp.activation_fn(gate) * up
+    return mlp.act_fn(mlp.gate_proj(x)) * mlp.up_proj(x)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_neuron_site_is_the_gated_product_of_every_layer(name, family_dirs):
+    tok, _, _ = policies(family_dirs, name)
+    model = models.load_base(family_dirs[name][0])
+    inputs = {}
+    layers = model.model.layers
+    handles = [
+        layer.mlp.register_forward_pre_hook(lambda _m, args, i=i: inputs.__setitem__(i, args[0].clone()))
+        for i, layer in enumerate(layers)
+    ]
+    rec = Recorder(lambda x: x.clone())
+    ids = tok(["how do i rob a bank?"], return_tensors="pt")["input_ids"]
+    with models.as_policy(model, "m").active(rec), torch.no_grad():
+        model(input_ids=ids)
+    for h in handles:
+        h.remove()
+    assert sorted(rec.acts) == list(range(len(layers)))
+    for i, layer in enumerate(layers):
+        with torch.no_grad():
+            torch.testing.assert_close(rec.acts[i], gated_product(layer.mlp, inputs[i]), rtol=1e-5, atol=1e-6)
+    assert models.mlp_width(model) == (2, 96)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_change_scores_stream_like_the_naive_sum_and_vanish_for_identical_models(name, family_dirs):
+    tok, m1, m2 = policies(family_dirs, name)
+    stats = change_score_stats(m1, m2, tok, SCORE_PROMPTS, max_new_tokens=8, token_type="completion", batch_size=3)
+    assert stats.scores.shape == (2, 96) and stats.scores.max() > 0
+    torch.testing.assert_close(stats.scores, naive_scores(tok, m1, m2, "completion", 8), rtol=1e-4, atol=1e-6)
+    assert change_scores(m1, m1, tok, SCORE_PROMPTS, max_new_tokens=8, token_type="completion").abs().max() == 0
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_patching_every_neuron_gives_the_guide_and_none_gives_m1(name, family_dirs):
+    tok, m1, m2 = policies(family_dirs, name)
+    guide, mine = own_output(m2, tok), own_output(m1, tok)
+    assert guide != mine  # the two models really differ
+    assert generate_with_patching(m1, m2, tok, PROMPTS, every_neuron(m1), 20, batch_size=5) == guide
+    assert generate_with_patching(m1, m2, tok, PROMPTS, {}, 20, batch_size=5) == mine
+
+
+def test_a_model_without_the_neuron_site_is_refused_with_what_is_supported():
+    model = AutoModelForCausalLM.from_config(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=64))
+    with pytest.raises(UserError) as err:
+        neuron_sites(model)
+    message = str(err.value)
+    assert message.startswith("GPT2LMHeadModel: no neuron site") and "mlp.down_proj" in message
