@@ -28,6 +28,14 @@ include: "rules/experiments.smk"
 include: "rules/safeguard.smk"
 
 
+# Hub and URL downloads run where Snakemake runs (a cluster's compute nodes often have no internet access).
+localrules:
+    download_base,
+    download_judge,
+    prepare_dataset,
+    bbh_cot_prompts,
+
+
 rule core:
     input:
         expand(layout.ALIGNMENT, model=MODELS, seed=SEEDS),

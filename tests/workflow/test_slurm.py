@@ -10,6 +10,7 @@ and the tests run last. Needs root and apt-get; about 6 minutes on two cores alo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,7 @@ CLUSTER = REPO / "tests" / "slurm" / "local-cluster.sh"
 CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", "tests/slurm/slurm.yaml"]
 MODEL = "tiny_llama"  # the one model of tests/slurm/slurm.yaml
 GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation"}
-LOCAL_RULES = {"all"}  # run by Snakemake itself, never submitted
+LOCAL_RULES = {"all", "prepare_dataset"}  # run by Snakemake itself (the Snakefile's localrules), never submitted
 # The chain from the tiny world to a judged patching sweep (the experiments' jobs are the same rules again).
 TARGETS = [
     f"results/{MODEL}/s1/alignment_check.json",
@@ -40,6 +42,11 @@ TARGETS = [
     f"results/{MODEL}/s1/patching/sft/main-random/tiny_red_team.jsonl",
 ]
 SNAKEMAKE_TIMEOUT = 1200  # s; SIGINT (Snakemake ignores SIGTERM with jobs in flight), then KILL
+# Then preemption: a second seed's SFT (3 epochs, a checkpoint every 4 steps) is scancelled once its first
+# checkpoint exists; Snakemake's retry (--retries 1) resubmits it and training resumes from the checkpoint.
+RETRY_TARGET = f"results/{MODEL}/s2/sft/adapter_model.safetensors"
+RETRY_CONFIG = "sft: {epochs: 3, save_steps: 4, logging_steps: 1}\n"
+RETRY_CHECKPOINT = f"results/{MODEL}/s2/.checkpoints_sft/checkpoint-4/trainer_state.json"
 
 pytestmark = [
     pytest.mark.slow,
@@ -63,8 +70,19 @@ def runnable() -> bool:
     return not any(m.args[0] for m in pytestmark if m.name == "skipif")
 
 
+@dataclass
+class Runs:
+    """What the background thread leaves for the tests: the workflow run and the preempted SFT's retry."""
+
+    wd: Path
+    output: str
+    seconds: float
+    retry_output: str = ""
+    cancelled: list[str] = field(default_factory=list)  # SLURM job ids scancelled mid-training
+
+
 class Background:
-    """The cluster and the SLURM run, started in a thread when the session starts (tests/conftest.py): the
+    """The cluster and the SLURM runs, started in a thread when the session starts (tests/conftest.py): the
     package install, the daemons' start and the plugin's status polls are waiting, not computing, so they
     overlap the rest of the suite; the tests (run last) wait for the result."""
 
@@ -75,7 +93,7 @@ class Background:
         self.pool = ThreadPoolExecutor(1)
         self.future = self.pool.submit(self._up_and_run)
 
-    def _up_and_run(self) -> tuple[Path, str, float]:
+    def _up_and_run(self) -> Runs:
         t0 = time.monotonic()
         proc = cluster("up")
         self.notes.append(f"local-cluster.sh up: {time.monotonic() - t0:.0f}s (rc {proc.returncode})")
@@ -83,31 +101,51 @@ class Background:
             raise RuntimeError(f"local-cluster.sh up failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}")
         if self.stopping:
             raise RuntimeError("stopped before the SLURM run started")
-        return self._run(Path(tempfile.mkdtemp(prefix="slurm-workflow-")))  # jobs run as root: /tmp is fine
-
-    def _run(self, root: Path) -> tuple[Path, str, float]:
-        """A copy of the workflow run through the cluster: (workdir, Snakemake's output, seconds)."""
-        wd = copy_workflow(root)
+        wd = copy_workflow(Path(tempfile.mkdtemp(prefix="slurm-workflow-")))  # jobs run as root: /tmp is fine
         shutil.copytree(REPO / "tests" / "slurm", wd / "tests" / "slurm")
+        output, seconds = self._snakemake(wd, [*TARGETS, "--profile", "tests/slurm/profile", *CONFIGS])
+        runs = Runs(wd, output, seconds)
+        (wd / "tests" / "slurm" / "retry.yaml").write_text(RETRY_CONFIG)
+        retry = [RETRY_TARGET, "--profile", "tests/slurm/profile", "--retries", "1", *CONFIGS, "tests/slurm/retry.yaml"]
+        runs.retry_output, _ = self._snakemake(wd, retry, preempt=runs.cancelled)
+        return runs
+
+    def _snakemake(self, wd: Path, args: list[str], preempt: list[str] | None = None) -> tuple[str, float]:
+        """Snakemake through the cluster in ``wd``: (its output, seconds). With ``preempt``, the running SLURM
+        jobs are scancelled once RETRY_CHECKPOINT exists, their ids appended to it."""
         # Jobs run `<sys.executable> -m snakemake` (shared-FS software deployment) with sbatch --export=ALL:
         # the venv's Python and PATH reach them from this environment.
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}  # not a job inside a job
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
         timeout = ["timeout", "-s", "INT", "-k", "60", str(SNAKEMAKE_TIMEOUT)]
         # targets before --configfile, which takes every following word
-        cmd = [*timeout, sys.executable, "-m", "snakemake", *TARGETS, "--profile", "tests/slurm/profile", *CONFIGS]
+        cmd = [*timeout, sys.executable, "-m", "snakemake", *args]
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if preempt is not None:
+            preempt += self._preempt(wd / RETRY_CHECKPOINT)
         output, _ = self.proc.communicate(timeout=SNAKEMAKE_TIMEOUT + 120)
         seconds = time.monotonic() - t0
-        self.notes.append(f"snakemake through SLURM: {seconds:.0f}s (rc {self.proc.returncode})")
+        self.notes.append(f"snakemake {args[0]} through SLURM: {seconds:.0f}s (rc {self.proc.returncode})")
         if self.proc.returncode != 0:
             slurm_logs = sorted((wd / "logs" / "slurm").rglob("*.log"), key=lambda p: p.stat().st_mtime)[-3:]
             tails = "".join(f"\n--- {p}\n{p.read_text()[-1500:]}" for p in slurm_logs)
             raise RuntimeError(
                 f"snakemake exited {self.proc.returncode} after {seconds:.0f}s:\n{output[-6000:]}{tails}"
             )
-        return wd, output, seconds
+        return output, seconds
+
+    def _preempt(self, checkpoint: Path) -> list[str]:
+        """scancel the running jobs (the one SFT job) as soon as ``checkpoint`` exists: their ids."""
+        deadline = time.monotonic() + 300
+        while not checkpoint.exists() and self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True)
+        ids = running.stdout.split()
+        if ids:
+            subprocess.run(["scancel", *ids], check=True)
+        self.notes.append(f"scancelled {ids} once {checkpoint.parent.name} existed: {checkpoint.exists()}")
+        return ids
 
     def stop(self) -> None:
         """Interrupt a run still in flight (SIGINT: the plugin scancels its jobs), then stop every daemon."""
@@ -197,11 +235,11 @@ def rule_of_comment(comment: str) -> str:
 
 
 def test_every_remote_job_completed_in_sacct_with_gpus(slurm_run):
-    wd, output, seconds = slurm_run
+    output, seconds = slurm_run.output, slurm_run.seconds
     run_uuid = re.search(r"SLURM run ID: (\S+)", output)[1]
     planned = planned_jobs(output)
     remote = Counter({rule: n for rule, n in planned.items() if rule not in LOCAL_RULES})
-    assert GPU_RULES <= set(remote), planned
+    assert GPU_RULES <= set(remote) and "prepare_dataset" in planned, planned
 
     submitted = submitted_jobs(output)
     assert Counter(submitted.values()) == remote, "every planned job but localrules went to SLURM once"
@@ -226,7 +264,7 @@ def test_every_remote_job_completed_in_sacct_with_gpus(slurm_run):
 
 
 def test_outputs_and_logs_exist(slurm_run):
-    wd, _, _ = slurm_run
+    wd = slurm_run.wd
     d = wd / "results" / MODEL / "s1"
     assert (d / "alignment_check.json").stat().st_size > 0
     for source in ("main-top", "main-random"):
@@ -235,3 +273,19 @@ def test_outputs_and_logs_exist(slurm_run):
     for rule in GPU_RULES:
         assert list((wd / "logs" / rule).glob(f"{MODEL}_*.log")), rule
         assert list((wd / "logs" / "slurm" / f"rule_{rule}").rglob("*.log")), rule  # kept SLURM job logs
+
+
+def test_a_scancelled_training_job_is_retried_and_resumes_from_its_checkpoint(slurm_run):
+    """Preemption on the cluster: the SFT job scancelled after its first checkpoint fails in sacct (CANCELLED),
+    Snakemake resubmits it (attempt 2), and training resumes from the checkpoint without repeating a step."""
+    assert len(slurm_run.cancelled) == 1, slurm_run.cancelled
+    submitted = submitted_jobs(slurm_run.retry_output)
+    assert list(submitted.values()) == ["sft", "sft"] and slurm_run.cancelled[0] in submitted, submitted
+    run_uuid = re.search(r"SLURM run ID: (\S+)", slurm_run.retry_output)[1]
+    states = {job: r["State"] for job, r in sacct_rows(run_uuid, set(submitted)).items()}
+    retried = next(job for job in submitted if job != slurm_run.cancelled[0])
+    assert states[slurm_run.cancelled[0]].startswith("CANCELLED") and states[retried] == "COMPLETED", states
+    metrics = json.loads((slurm_run.wd / RETRY_TARGET).with_name("adapter_metrics.json").read_text())
+    assert metrics["resumed_from_step"] >= 4
+    executed = [h["step"] for h in metrics["log_history"] if h["step"] > metrics["resumed_from_step"]]
+    assert executed == list(range(metrics["resumed_from_step"] + 1, metrics["steps"] + 1))  # each step once

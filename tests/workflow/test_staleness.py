@@ -52,16 +52,16 @@ def test_nothing_reruns_after_a_complete_run(embedded_run):
 def test_changing_k_reruns_only_patching(embedded_run):
     counts = planned(embedded_run, *with_config(embedded_run, "ks.yaml", "patching: {ks: [0, 25, 50, 100]}\n"))
     assert set(counts) == AFTER_SETS
-    assert counts["neuron_sets"] >= 2 * 2  # at least main for 2 models x 2 seeds: every set file of the sweep
-    assert counts["patched_generation_sets"] >= 2 * 2 * 2  # at least main top/random, 2 models x 2 seeds
+    assert counts["neuron_sets"] >= 2  # at least main for 2 seeds: every set file of the sweep
+    assert counts["patched_generation_sets"] >= 2 * 2  # at least main top/random, 2 seeds
     assert counts["judge_responses"] >= counts["patched_generation_sets"]  # every rerun sweep is judged again
 
 
 @pytest.mark.slow
 def test_changing_beta_reruns_dpo_and_downstream_not_sft(embedded_run):
     counts = planned(embedded_run, *with_config(embedded_run, "beta.yaml", "dpo: {beta: 0.2}\n"))
-    assert counts["dpo"] == 2 * 2 + 4  # hh_harmless for 2 models x 2 seeds; 4 preference DPOs of tiny_llama
-    assert counts["alignment_check"] == 4 and {"change_scores", "patched_generation_sets", "tables"} <= set(counts)
+    assert counts["dpo"] == 2 + 4  # hh_harmless for 2 seeds; 4 preference DPOs
+    assert counts["alignment_check"] == 2 and {"change_scores", "patched_generation_sets", "tables"} <= set(counts)
     assert not TRAINING & set(counts)
 
 

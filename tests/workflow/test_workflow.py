@@ -8,10 +8,12 @@ import pytest
 
 from tests.conftest import snakemake
 
+MODELS = ["tiny_llama"]  # tests/configs/ci.yaml; the other architectures are tested in tests/unit
+
 
 @pytest.mark.slow
 def test_chain_produces_every_stage(embedded_run):
-    for model in ("tiny_llama", "tiny_qwen2"):
+    for model in MODELS:
         assert (embedded_run / "resources" / "base" / model / "model.safetensors").exists()
         for stage in ("sft", "dpo_hh_harmless"):
             d = embedded_run / "results" / model / "s1" / stage
@@ -26,7 +28,7 @@ def test_chain_produces_every_stage(embedded_run):
 def test_neurons_and_patched_generations(embedded_run):
     from safetensors.torch import load_file
 
-    for model, n_layers, d_mlp, excluded in (("tiny_llama", 4, 256, 3), ("tiny_qwen2", 5, 192, None)):
+    for model, n_layers, d_mlp, excluded in (("tiny_llama", 4, 256, 3),):
         d = embedded_run / "results" / model / "s1"
         scores = load_file(str(d / "neurons" / "main" / "scores.safetensors"))
         assert scores["scores"].shape == (n_layers, d_mlp)
@@ -100,7 +102,7 @@ def test_judged_scores_and_tables(embedded_run):
     assert judge["accuracy"] > judge["majority_baseline"] + 0.1
     t8 = pd.read_csv(res / "tables" / "table8.csv").set_index(["model", "row"])
     rows = {"sft", "dpo", "sft+main-top", "sft+main-random"}
-    for model in ("tiny_llama", "tiny_qwen2"):
+    for model in MODELS:
         assert set(t8.loc[model].index) == rows | {"sft+wanda-top", "sft+sn_tune-top"}  # baselines: safety only
         d = res / model / "s1" / "scores"
         refusal = [json.loads(line) for line in (d / "refusal/generations/dpo_hh_harmless/tiny_red_team.jsonl").open()]
@@ -112,7 +114,7 @@ def test_judged_scores_and_tables(embedded_run):
             g = t8.loc[(model, row)]
             assert g["ppl"] > 1 and all(0 <= g[b] <= 1 for b in ("mmlu", "gsm8k", "bbh", "tqa")), row
     t1 = pd.read_csv(res / "tables" / "table1.csv").set_index(["model", "row"])
-    for model in ("tiny_llama", "tiny_qwen2"):
+    for model in MODELS:
         m = t8.loc[model]
         expected = causal_effect(
             m.at["sft+main-top", "tiny_red_team"], m.at["sft", "tiny_red_team"], m.at["dpo", "tiny_red_team"]
@@ -121,7 +123,7 @@ def test_judged_scores_and_tables(embedded_run):
         dgen = sum(m.at["sft+main-top", b] - m.at["sft", b] for b in ("gsm8k", "bbh", "mmlu", "tqa")) / 4
         assert t1.at[(model, "sft+main-top"), "delta_gen"] == pytest.approx(dgen)
     tt = pd.read_csv(res / "tables" / "ttest.csv")
-    assert len(tt) == 2 and set(tt["k"]) == {25}
+    assert len(tt) == len(MODELS) and set(tt["k"]) == {25}
     assert "| model | row |" in (res / "tables" / "table1.md").read_text()
 
 
@@ -176,12 +178,10 @@ def test_headline_agrees_with_table1(embedded_run):
     tables = embedded_run / "results" / "tables"
     head = pd.read_csv(tables / "headline.csv").set_index("model")
     t1 = pd.read_csv(tables / "table1.csv").set_index(["model", "row"])
-    for model in ("tiny_llama", "tiny_qwen2"):
+    for model in MODELS:
         for kind in ("top", "random"):
             expected = t1.at[(model, f"sft+main-{kind}"), "C_mean"]  # one set: its C is the mean
             assert head.at[model, f"C_{kind}"] == pytest.approx(expected, nan_ok=True), (model, kind)
-        assert head.at[model, "k"] == 25 and head.at[model, "share"] == pytest.approx(
-            25 / (3 * 256 if "llama" in model else 5 * 192)
-        )
+        assert head.at[model, "k"] == 25 and head.at[model, "share"] == pytest.approx(25 / (3 * 256))
     text = (tables / "headline.txt").read_text()
-    assert "tiny_llama" in text and "tiny_qwen2" in text and "C top k" in text
+    assert all(model in text for model in MODELS) and "C top k" in text

@@ -115,6 +115,43 @@ def test_tables_from_scored_files(tmp_path):
     assert row_label("sft+main-top") == "SFT + main-top"
 
 
+def test_tables_keep_each_models_rows_apart(tmp_path):
+    """Two models in one run (the workflow test has one): each model's Table 8 means, C and t-test row come from
+    its own files only, whatever the order of the manifest."""
+
+    def rows(k10: tuple[float, float], scale: float) -> list[dict]:
+        k0 = [{"id": i, "k": 0, "score": 4 * scale} for i in "ab"]
+        return k0 + [{"id": i, "k": 10, "score": v * scale} for i, v in zip("ab", k10, strict=True)]
+
+    manifest, pairs, general = [], [], []
+    for model, scale in (("m", 1.0), ("n", 2.0)):
+        top = _scores(tmp_path / f"{model}_top.jsonl", rows((-8, -6), scale))
+        rnd = _scores(tmp_path / f"{model}_rnd.jsonl", rows((4, 2), scale))
+        dpo = _scores(tmp_path / f"{model}_dpo.jsonl", [{"id": i, "k": 0, "score": -12 * scale} for i in "ab"])
+        e = dict(model=model, seed=1, judge="j", dataset="bt")
+        manifest += [
+            e | dict(row="dpo", k=0, path=dpo),
+            e | dict(row="sft+main-top", k=10, path=top),
+            e | dict(row="sft", k=0, path=top),
+            e | dict(row="sft+main-random", k=10, path=rnd),
+        ]
+        pairs.append(dict(model=model, seed=1, m1="sft", dataset="bt", k=10, top=top, random=rnd))
+        general += [
+            {"model": model, "seed": 1, "row": r, "benchmark": "mmlu", "metric": "accuracy", "value": v * scale, "n": 4}
+            for r, v in {"sft": 0.2, "sft+main-top": 0.3, "sft+main-random": 0.2, "dpo": 0.1}.items()
+        ]
+    t8 = table8(safety_long(manifest[::-1]), pd.DataFrame(general), "j", ["bt"], ["mmlu"])
+    by = t8.set_index(["model", "row"])
+    assert by.at[("m", "sft+main-top"), "bt"] == -7 and by.at[("n", "sft+main-top"), "bt"] == -14
+    assert by.at[("n", "dpo"), "mmlu"] == pytest.approx(0.2)
+    t1 = table1(t8, ["bt"], ["mmlu"]).set_index(["model", "row"])
+    for model in ("m", "n"):
+        assert t1.at[(model, "sft+main-top"), "C_bt"] == pytest.approx(11 / 16)  # (-7 - 4) / (-12 - 4), any scale
+        assert t1.at[(model, "sft+main-random"), "C_bt"] == pytest.approx(1 / 16)
+    tt = ttest_table(pairs)
+    assert list(tt["model"]) == ["m", "n"] and list(tt["mean_top"]) == [-7, -14]
+
+
 def test_missing_k_is_an_error(tmp_path):
     f = _scores(tmp_path / "s.jsonl", [{"id": "a", "k": 0, "score": 1.0}])
     with pytest.raises(ValueError, match="no scored rows with k=5"):
