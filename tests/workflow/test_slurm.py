@@ -106,7 +106,10 @@ class Background:
         output, seconds = self._snakemake(wd, [*TARGETS, "--profile", "tests/slurm/profile", *CONFIGS])
         runs = Runs(wd, output, seconds)
         (wd / "tests" / "slurm" / "retry.yaml").write_text(RETRY_CONFIG)
-        retry = [RETRY_TARGET, "--profile", "tests/slurm/profile", "--retries", "1", *CONFIGS, "tests/slurm/retry.yaml"]
+        # squeue as status command: sacct reports an scancelled job as "CANCELLED by <uid>", which plugin 2.8.0
+        # does not recognise as failed (it keeps waiting); squeue says CANCELLED (MinJobAge here: 600 s).
+        retry = [RETRY_TARGET, "--profile", "tests/slurm/profile", "--retries", "1", "--slurm-status-command", "squeue"]
+        retry += [*CONFIGS, "tests/slurm/retry.yaml"]
         runs.retry_output, _ = self._snakemake(wd, retry, preempt=runs.cancelled)
         return runs
 

@@ -146,7 +146,7 @@ def test_experiments_outputs(embedded_run):
 
     tables = embedded_run / "results" / "tables"
     seeds = pd.read_csv(tables / "seeds.csv")
-    assert len(seeds) == 2 and seeds["overlap"].between(0, 1).all() and set(seeds["k"]) == {25}
+    assert len(seeds) == len(MODELS) and seeds["overlap"].between(0, 1).all() and set(seeds["k"]) == {25}
     assert set(pd.read_csv(tables / "windows.csv")["start"]) == {0, 25, 50}
     t9 = pd.read_csv(tables / "table9.csv")
     assert list(t9["rank"]) == [1, 2, 3] and t9["vector"].str.match(r"v\^\d+_\d+").all()
