@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -156,43 +154,13 @@ def copy_workflow(wd: Path) -> Path:
     return wd
 
 
-class EmbeddedRun:
-    """The CI-sized embedded default run in a copy of the workflow, started as a background process when the
-    session starts: the unit tests before it mostly use one core, so it takes the other."""
-
-    def __init__(self) -> None:
-        root = Path(tempfile.mkdtemp(prefix="embedded-run-"))
-        (root / "workflow").mkdir()
-        self.wd = copy_workflow(root / "workflow")
-        self.log = root / "snakemake.log"
-        with self.log.open("w") as out:
-            cmd = [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS]
-            self.proc = subprocess.Popen(cmd, cwd=self.wd, stdout=out, stderr=subprocess.STDOUT)
-
-    def result(self) -> Path:
-        """The workflow directory once the run has finished; its log's tail if it failed."""
-        assert self.proc.wait(timeout=1500) == 0, self.log.read_text()[-4000:]
-        return self.wd
-
-    def stop(self) -> None:
-        """Interrupt a run still in flight (SIGINT: Snakemake ignores SIGTERM while jobs run)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-EMBEDDED: EmbeddedRun | None = None
-
-
 @pytest.fixture(scope="session")
-def embedded_run() -> Path:
+def embedded_run(tmp_path_factory) -> Path:
     """A copy of the workflow with the CI-sized embedded default run to completion."""
-    global EMBEDDED
-    EMBEDDED = EMBEDDED or EmbeddedRun()
-    return EMBEDDED.result()
+    wd = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    proc = snakemake(wd)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return wd
 
 
 def pytest_collection_modifyitems(items):
@@ -201,23 +169,17 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_collection_finish(session):
-    """Start in the background what selected tests will wait for: the CI run (while the unit tests use one
-    core), and the SLURM cluster with its run (its waiting: package install, daemons, status polls)."""
-    global EMBEDDED
-    if session.config.option.collectonly:
-        return
-    if EMBEDDED is None and any("embedded_run" in getattr(item, "fixturenames", ()) for item in session.items):
-        EMBEDDED = EmbeddedRun()
-    if any("tests/workflow/test_slurm.py" in item.nodeid for item in session.items):
+    """Start the SLURM cluster and its workflow run in the background when the SLURM tests are selected: its
+    waiting (package install, daemons, the plugin's status polls) overlaps the rest of the suite."""
+    slurm = any("tests/workflow/test_slurm.py" in item.nodeid for item in session.items)
+    if slurm and not session.config.option.collectonly:
         from tests.workflow import test_slurm
 
         test_slurm.start()
 
 
 def pytest_sessionfinish(session):
-    """Background runs are stopped whatever happened (the SLURM tests' fixture stops the cluster too)."""
-    if EMBEDDED is not None:
-        EMBEDDED.stop()
+    """The cluster is stopped whatever happened (the SLURM tests' fixture stops it too)."""
     module = sys.modules.get("tests.workflow.test_slurm")
     if module is not None:
         module.stop()
