@@ -105,6 +105,8 @@ class Background:
         shutil.copytree(REPO / "tests" / "slurm", wd / "tests" / "slurm")
         output, seconds = self._snakemake(wd, [*TARGETS, "--profile", "tests/slurm/profile", *CONFIGS])
         runs = Runs(wd, output, seconds)
+        if self.stopping:
+            raise RuntimeError("stopped before the preemption run started")
         (wd / "tests" / "slurm" / "retry.yaml").write_text(RETRY_CONFIG)
         # squeue as status command: sacct reports an scancelled job as "CANCELLED by <uid>", which plugin 2.8.0
         # does not recognise as failed (it keeps waiting); squeue says CANCELLED (MinJobAge here: 600 s).
