@@ -134,13 +134,14 @@ CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml"]
 LOCAL = ["--cores", "2", "--scheduler", "greedy"]
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, timeout: int = 1500, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS, *args],
         cwd=workdir,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONFIGS, LOCAL
+from tests.conftest import snakemake
 
 TARGET = "results/tiny_llama/s1/sft/adapter_model.safetensors"
 LOG = Path("logs") / "sft" / "tiny_llama_s1.log"
@@ -28,14 +26,7 @@ def test_second_workflow_reuses_the_cached_adapter(embedded_run, tmp_path):
         shutil.copytree(embedded_run, wd, symlinks=True)
         shutil.rmtree(wd / Path(TARGET).parent)
         (wd / LOG).unlink()
-        proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS, "--cache", "--", TARGET],
-            cwd=wd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        proc = snakemake(wd, "--cache", "--", TARGET, timeout=900, env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]
         logs.append(proc.stdout + proc.stderr)
     assert f"Moving output file {TARGET} to cache" in logs[0]
