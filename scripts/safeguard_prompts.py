@@ -1,6 +1,6 @@
 """Snakemake adapter: safeguard prompts: the first n_train of the training set, a seeded sample of a test set."""
 
-from safety_neurons.experiments.safeguard import sampled_prompts, training_prompts
+from safety_neurons.data.sampling import sampled_prompts, training_prompts
 from safety_neurons.files import read_jsonl, write_jsonl
 from safety_neurons.workflow.script import job
 

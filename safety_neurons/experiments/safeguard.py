@@ -275,21 +275,3 @@ def deployment(costs: Sequence[float], predicted: Sequence[int]) -> dict:
         "mean_cost_accepted": float(c[accepted].mean()) if accepted.any() else float("nan"),
         "all_refused": not accepted.any(),
     }
-
-
-# ------------------------------------------------------------------------------------------------- prompts
-
-
-def training_prompts(rows: Sequence[dict], n_train: int) -> list[dict]:
-    """The first ``n_train`` rows (the authors' 5,000 HH-Harmless train prompts); all of them when fewer."""
-    if len(rows) < n_train:
-        log.warning("only %d safeguard training prompts (%d asked for): using all", len(rows), n_train)
-    return list(rows[:n_train])
-
-
-def sampled_prompts(rows: Sequence[dict], n: int, seed: int) -> list[dict]:
-    """``random.seed(seed); random.sample(rows, n)`` over the whole file, in sampled order (D24: not the
-    last-600 rule); every row, shuffled, when fewer (logged)."""
-    if len(rows) < n:
-        log.warning("only %d safeguard test prompts (%d asked for): using all", len(rows), n)
-    return random.Random(seed).sample(list(rows), min(n, len(rows)))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -32,6 +31,8 @@ def _checked_dir(base_dir: str | Path, *needs: str) -> str:
 
 def load_tokenizer(base_dir: str | Path):
     """The base model's tokenizer, left-padded for generation, with EOS as pad when it has none."""
+    from transformers import AutoTokenizer  # here: jobs that only read rankings or scores never import it
+
     tok = AutoTokenizer.from_pretrained(_checked_dir(base_dir, "tokenizer_config.json", "tokenizer.json"))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -42,6 +43,7 @@ def load_tokenizer(base_dir: str | Path):
 def load_base(base_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
     """The base model in eval mode on ``device``; a truncated weights file names its path."""
     from safetensors import SafetensorError
+    from transformers import AutoModelForCausalLM
 
     from safety_neurons.files import ArtifactError
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from transformers import DynamicCache
 
 # step(input_ids [B, t], attention_mask [B, T], position_ids [B, t]) -> logits of the last position [B, V]
 Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -17,6 +16,8 @@ Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 def cached_step(model: torch.nn.Module) -> Step:
     """A step function that runs ``model`` with its own KV cache, kept across calls."""
+    from transformers import DynamicCache  # here: reading rankings and scores needs no transformers
+
     cache = DynamicCache()
 
     def step(input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:

@@ -15,15 +15,13 @@ import resource
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+if TYPE_CHECKING:  # torch and the models load after the arguments are checked: a typo fails at once
+    import torch
+    from transformers import LlamaForCausalLM
 
-from safety_neurons.neurons.change_scores import change_score_stats
-from safety_neurons.neurons.decoding import cached_step, greedy_loop
-from safety_neurons.neurons.hooks import Recorder, hooked
-from safety_neurons.neurons.patching import hook_pair, index_tensors, patched_step
-from safety_neurons.neurons.policies import Policy
+    from safety_neurons.neurons.policies import Policy
 
 SIZES = {
     "tiny": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=4, num_attention_heads=4, vocab_size=1024),
@@ -38,6 +36,9 @@ SIZES = {
 
 def build(size: str, device: str, dtype: torch.dtype) -> LlamaForCausalLM:
     """A randomly initialised Llama of the named size."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(0)
     cfg = LlamaConfig(**SIZES[size], max_position_embeddings=512, bos_token_id=1, eos_token_id=2, pad_token_id=0)
     return LlamaForCausalLM(cfg).to(device=device, dtype=dtype).eval()
@@ -45,6 +46,11 @@ def build(size: str, device: str, dtype: torch.dtype) -> LlamaForCausalLM:
 
 def policies(model) -> tuple[Policy, Policy, dict[int, torch.Tensor]]:
     """M1 = the model, M2 = the model with random (IA)3-like scales; 5% of neurons per layer patched."""
+    import torch
+
+    from safety_neurons.neurons.patching import index_tensors
+    from safety_neurons.neurons.policies import Policy
+
     g = torch.Generator().manual_seed(1)
     n_layers, d_mlp = model.config.num_hidden_layers, model.config.intermediate_size
     dev, dt = model.device, model.dtype
@@ -55,11 +61,18 @@ def policies(model) -> tuple[Policy, Policy, dict[int, torch.Tensor]]:
 
 def sync(device: str) -> None:
     if device == "cuda":
+        import torch
+
         torch.cuda.synchronize()
 
 
 def time_generation(model, device: str, batch: int, new_tokens: int, repeats: int) -> dict:
     """Best-of-repeats seconds for plain and patched greedy generation of exactly ``new_tokens`` tokens."""
+    import torch
+
+    from safety_neurons.neurons.decoding import cached_step, greedy_loop
+    from safety_neurons.neurons.patching import hook_pair, patched_step
+
     m1, m2, idx = policies(model)
     ids = torch.randint(3, model.config.vocab_size, (batch, 16), device=device)
     mask = torch.ones_like(ids)
@@ -79,13 +92,16 @@ def time_generation(model, device: str, batch: int, new_tokens: int, repeats: in
     return {"plain_s": plain, "patched_s": patched, "ratio": patched / plain}
 
 
-@torch.no_grad()
 def time_recording(model, device: str, batch: int, seq: int, repeats: int) -> dict:
     """Forward throughput (tokens/s) with every layer's activations recorded vs none."""
+    import torch
+
+    from safety_neurons.neurons.hooks import Recorder, hooked
+
     ids = torch.randint(3, model.config.vocab_size, (batch, seq), device=device)
     best = {}
-    model(input_ids=ids, logits_to_keep=1)  # warm-up, so neither variant pays first-call costs
-    with hooked(model) as hooks:
+    with torch.no_grad(), hooked(model) as hooks:
+        model(input_ids=ids, logits_to_keep=1)  # warm-up, so neither variant pays first-call costs
         for name, callback in (("plain", None), ("recording", Recorder(lambda x: x.float()))):
             hooks.set(None, callback)
             runs = []
@@ -117,6 +133,8 @@ class _Tok:
     def __call__(self, texts, add_special_tokens=True, return_tensors=None, padding=False):
         if isinstance(texts, str):
             return {"input_ids": ([1] if add_special_tokens else []) + self._ids(texts)}
+        import torch
+
         rows = [([1] if add_special_tokens else []) + self._ids(t) for t in texts]
         width = max(map(len, rows))
         ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])
@@ -128,6 +146,10 @@ class _Tok:
 
 def score_memory_child(size: str, n_prompts: int, new_tokens: int) -> None:
     """(Subprocess) peak RSS increase of one change-score run, printed as JSON."""
+    import torch
+
+    from safety_neurons.neurons.change_scores import change_score_stats
+
     torch.set_num_threads(1)
     model = build(size, "cpu", torch.float32)
     m1, m2, _ = policies(model)
@@ -188,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_child:
         score_memory_child(args.memory_child[0], int(args.memory_child[1]), int(args.memory_child[2]))
         return
+    import torch
+
     if args.seven_b and not torch.cuda.is_available():
         ap.error("--seven-b needs a CUDA GPU: a 7B model in bf16 on this CPU would run for hours")
     torch.set_num_threads(args.threads)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from safety_neurons.data import sampling
 from safety_neurons.data.formats import prompt_text
 from safety_neurons.experiments import safeguard
 from safety_neurons.files import write_jsonl
@@ -196,9 +197,9 @@ def test_prompt_sampling():
         want = random.sample(rows, 200)  # the authors' call, on the global generator
     finally:
         random.setstate(state)
-    assert safeguard.sampled_prompts(rows, 200, 42) == want
-    assert len(safeguard.sampled_prompts(rows[:50], 200, 42)) == 50
-    assert safeguard.training_prompts(rows, 5) == rows[:5] and safeguard.training_prompts(rows[:3], 5) == rows[:3]
+    assert sampling.sampled_prompts(rows, 200, 42) == want
+    assert len(sampling.sampled_prompts(rows[:50], 200, 42)) == 50
+    assert sampling.training_prompts(rows, 5) == rows[:5] and sampling.training_prompts(rows[:3], 5) == rows[:3]
 
 
 def test_feature_rule_records_the_sweep_union(bases, adapters, ranking, tmp_path):

@@ -13,6 +13,7 @@ from safety_neurons.data.synthetic import WORLD_FILES
 from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES
 from safety_neurons.data.synthetic_preferences import PREFERENCE_FILES
 from safety_neurons.workflow import costs
+from safety_neurons.workflow import plan as plan_module
 from safety_neurons.workflow.cli import main as cli
 from safety_neurons.workflow.config import load
 from safety_neurons.workflow.plan import measured_seconds, plan
@@ -114,8 +115,22 @@ def test_paper_grid_gpu_hours_match_the_cost_model(paper):
     assert sum(r["gpu_hours"] for r in paper["by_model"].values()) == pytest.approx(expected, abs=1e-2)
 
 
-def test_json_output(capsys, paper):
+@pytest.fixture
+def planned(monkeypatch, paper) -> list[tuple]:
+    """The CLI's plan() answers with the module's paper plan (one dry run for the module); the calls it got."""
+    calls = []
+
+    def cached(*args):
+        calls.append(args)
+        return paper
+
+    monkeypatch.setattr(plan_module, "plan", cached)
+    return calls
+
+
+def test_json_output(capsys, paper, planned):
     code, out, _ = run_cli(capsys, "--json", "--directory", str(REPO))
+    assert [Path(c[0]) for c in planned] == [REPO]
     report = json.loads(out)
     assert code == 0
     assert KEYS <= set(report)
@@ -123,8 +138,9 @@ def test_json_output(capsys, paper):
     assert set(report["jobs"][0]) >= {"rule", "model", "wildcards", "gpu", "minutes", "gpu_hours"}
 
 
-def test_text_output_has_the_total(capsys, paper):
+def test_text_output_has_the_total(capsys, paper, planned):
     code, out, _ = run_cli(capsys, "--directory", str(REPO))
+    assert [Path(c[0]) for c in planned] == [REPO]
     assert code == 0
     total = next(line for line in out.splitlines() if line.startswith("total"))
     assert f"{paper['total_gpu_hours']:.2f}" in total and str(len(paper["jobs"])) in total
