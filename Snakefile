@@ -26,6 +26,7 @@ include: "rules/general.smk"
 include: "rules/report.smk"
 include: "rules/experiments.smk"
 include: "rules/safeguard.smk"
+include: "rules/paper.smk"
 
 
 # Hub and URL downloads run where Snakemake runs (a cluster's compute nodes often have no internet access).
@@ -48,6 +49,7 @@ rule core:
             dataset=PATCHING["datasets"],
         ),
         rules.tables.output,
+        rules.paper_comparison.output,
         rules.headline.output,
         rules.figure_causal_effect.output,
         rules.figure_neurons.output,

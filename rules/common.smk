@@ -286,3 +286,17 @@ def model_params(wc):
         "n_layers": model_spec(wc)["n_layers"],
         "d_mlp": model_spec(wc)["d_mlp"],
     }
+
+
+def get_paper_tables(wc):
+    """What the paper comparison reads: the core tables, and the experiments' tables that this grid makes."""
+    core = rules.tables.output
+    tables = dict(table8=core.table8, table1=core.table1, ttest=core.ttest)
+    if layout.full_grid(config):
+        made = dict(
+            table3=rules.cross_tables.output.table3 if layout.cross_entries(config) else None,
+            seeds=rules.seed_robustness.output[0] if len(SEEDS) > 1 else None,
+            safeguard=rules.safeguard_tables.output.accuracy if layout.safeguard_models(config) else None,
+        )
+        tables |= {name: path for name, path in made.items() if path}
+    return tables

@@ -13,7 +13,7 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from safety_neurons.files import staged_dir
-from safety_neurons.models.loading import DTYPES
+from safety_neurons.models.loading import torch_dtype
 
 
 def package_dir(package: str) -> Path:
@@ -45,7 +45,7 @@ def load_gguf(gguf_path: str | Path, dtype: str = "float32"):
         raise FileNotFoundError(f"no GGUF file at {path}")
     where, name = str(path.parent), path.name
     tokenizer = AutoTokenizer.from_pretrained(where, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(where, gguf_file=name, dtype=DTYPES[dtype])
+    model = AutoModelForCausalLM.from_pretrained(where, gguf_file=name, dtype=torch_dtype(dtype))
     return model.eval(), tokenizer
 
 

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import torch
 
+from safety_neurons.files import UserError
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def torch_dtype(name: str) -> torch.dtype | str:
+    """The torch dtype a config names; ``auto`` stays "auto": the checkpoint's own (its config.json's
+    ``torch_dtype``, float16 for Llama-2-7b-hf), as the authors load their models."""
+    return "auto" if name == "auto" else DTYPES[name]
 
 
 def placement(dtype: str, cpu_precision: str = "float32") -> tuple[str, str]:
@@ -48,27 +56,41 @@ def load_base(base_dir: str | Path, dtype: str = "float32", device: str = "cpu")
     from safety_neurons.files import ArtifactError
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(_checked_dir(base_dir, "config.json"), dtype=DTYPES[dtype])
+        model = AutoModelForCausalLM.from_pretrained(_checked_dir(base_dir, "config.json"), dtype=torch_dtype(dtype))
     except (SafetensorError, OSError) as e:
         raise ArtifactError(f"{base_dir}: the model's weights cannot be read ({e})") from None
     return model.to(device).eval()
 
 
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "tokenizer*"]  # weights, config, tokenizer; no .bin/.pth copies
+
+
+class HubUnavailable(UserError):
+    """A hub model is neither reachable nor in the local Hugging Face cache."""
+
+
 def download(hub_id: str, revision: str, out_dir: str | Path) -> None:
-    """Snapshot a hub model (weights, config, tokenizer) into ``out_dir``, atomically; run once per model."""
-    from huggingface_hub import snapshot_download
+    """Snapshot a hub model (weights, config, tokenizer) through the Hugging Face cache, then copy it into
+    ``out_dir`` atomically; run once per model. With ``HF_HUB_OFFLINE=1`` (compute nodes without internet)
+    the cache must already hold the revision: a shared, pre-filled ``HF_HOME`` serves it."""
+    import shutil
+
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     from safety_neurons.files import staged_dir
 
+    try:  # no local_dir: offline, huggingface_hub reads its cache only when it is not given one
+        snapshot = Path(snapshot_download(repo_id=hub_id, revision=revision, allow_patterns=HUB_FILES))
+    except LocalEntryNotFoundError:
+        raise HubUnavailable(
+            f"{hub_id}@{revision}: not in the Hugging Face cache {constants.HF_HUB_CACHE} and the hub cannot be reached"
+            f" (offline: {constants.HF_HUB_OFFLINE}); fill the cache on a host with internet:"
+            f" hf download {hub_id} --revision {revision}"
+        ) from None
     with staged_dir(out_dir) as tmp:
-        snapshot_download(
-            repo_id=hub_id,
-            revision=revision,
-            local_dir=str(tmp),
-            allow_patterns=["*.json", "*.safetensors", "*.model", "tokenizer*"],
-        )
-        cache = tmp / ".cache"
-        if cache.exists():
-            import shutil
-
-            shutil.rmtree(cache)
+        for f in snapshot.rglob("*"):
+            rel = f.relative_to(snapshot)
+            if f.is_file() and any(rel.match(p) for p in HUB_FILES):
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, tmp / rel)  # the cache's files are links to its blobs: copy the content

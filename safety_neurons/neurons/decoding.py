@@ -25,7 +25,7 @@ def cached_step(model: torch.nn.Module) -> Step:
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
             logits_to_keep=1,
         )

@@ -72,9 +72,9 @@ def patched_step(m1: Policy, m2: Policy, h1: NeuronHooks, h2: NeuronHooks, idx: 
             logits_to_keep=1,
         )
         h2.set(m2.scales, record)
-        m2.model(past_key_values=cache2, **common)
+        m2.model(cache=cache2, **common)
         h1.set(m1.scales, overwrite)
-        return m1.model(past_key_values=cache1, **common).logits[:, -1, :]
+        return m1.model(cache=cache1, **common).logits[:, -1, :]
 
     return step
 

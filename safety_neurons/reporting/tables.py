@@ -98,10 +98,29 @@ def _row_order(rows: Sequence[str]) -> list[str]:
     return sorted(set(rows), key=lambda r: (stage[r.partition("+")[0]], "+" in r, r))
 
 
-def table1(t8: pd.DataFrame, datasets: list[str], benchmarks: list[str]) -> pd.DataFrame:
-    """Per model and patched row: C per safety set (fraction; Eq. 4 over means, guide = DPO) with the raw
-    means beside it, and ΔGen over GSM8K/BBH/MMLU/TQA when those benchmarks are in ``benchmarks``."""
-    records = []
+def c_intervals(manifest: Sequence[dict], judge: str, n_boot: int = 1000, seed: int = 0) -> dict[tuple, tuple]:
+    """(model, row, dataset) -> 95% bootstrap interval over prompts of a patched row's C on one safety set
+    (``judge``'s scores; the same resampled prompts for the patched, unpatched and guide scores)."""
+    rng, out = np.random.default_rng(seed), {}
+    entries = {(e["model"], e["row"], e["dataset"]): e for e in manifest if e["judge"] == judge}
+    for (model, row, dataset), e in entries.items():
+        m1, _, source = row.partition("+")
+        if source:
+            trio = (e, entries[(model, m1, dataset)], entries[(model, "dpo", dataset)])
+            scores = [read_scores(x["path"], x.get("k")) for x in trio]
+            ids = sorted(set.intersection(*(set(s) for s in scores)))
+            rows = np.array([[s[i] for s in scores] for i in ids])
+            out[(model, row, dataset)] = interval(bootstrap_c(rows, rng.integers(0, len(ids), (n_boot, len(ids)))))
+    return out
+
+
+def table1(
+    t8: pd.DataFrame, datasets: list[str], benchmarks: list[str], intervals: dict[tuple, tuple] | None = None
+) -> pd.DataFrame:
+    """Per model and patched row: C per safety set (fraction; Eq. 4 over means, guide = DPO) with its
+    ``intervals`` (``c_intervals``) and the raw means beside it, and ΔGen over GSM8K/BBH/MMLU/TQA when those
+    benchmarks are in ``benchmarks``."""
+    intervals, records = intervals or {}, []
     for model, g in t8.groupby("model", sort=False):
         rows = g.set_index("row")
         for row in rows.index:
@@ -111,8 +130,11 @@ def table1(t8: pd.DataFrame, datasets: list[str], benchmarks: list[str]) -> pd.D
             rec: dict = {"model": model, "row": row, "m1": m1, "source": source}
             for d in datasets:
                 u, p, guide = rows.at[m1, d], rows.at[row, d], rows.at["dpo", d]
+                lo, hi = intervals.get((model, row, d), (np.nan, np.nan))
                 rec |= {
                     f"C_{d}": causal_effect(p, u, guide),
+                    f"C_{d}_lo": lo,
+                    f"C_{d}_hi": hi,
                     f"{d}_unpatched": u,
                     f"{d}_patched": p,
                     f"{d}_guide": guide,

@@ -117,14 +117,15 @@ def _check_finite(trainer, history: list[dict], out_dir: Path) -> None:
 
 
 def finish(trainer, out_dir: Path, ckpt_dir: Path, metrics: dict, t0: float) -> dict:
-    """Save adapter and metrics into ``out_dir`` together (atomically), then drop the checkpoints."""
+    """Save adapter and metrics into ``out_dir`` together (atomically), then drop the checkpoints. ``seconds``:
+    the whole stage; ``train_seconds`` (in ``metrics``): the optimizer loop alone."""
     hist = [h for h in trainer.state.log_history if "loss" in h]
     metrics.update(steps=trainer.state.global_step, seconds=time.perf_counter() - t0, log_history=hist)
     metrics["precision"] = {  # what the run really used, to check against the config
         "device": str(trainer.model.device),
         "dtype": str(trainer.model.dtype).removeprefix("torch."),
         "bf16_mixed": bool(trainer.args.bf16),
-        "activation_checkpointing": bool(getattr(trainer.model, "is_gradient_checkpointing", False)),
+        "activation_checkpointing": bool(getattr(trainer.model, "is_activation_checkpointing", False)),
     }
     metrics["loss_first"], metrics["loss_last"] = first_last(hist, "loss")
     if any("rewards/accuracies" in h for h in hist):  # DPO
@@ -165,10 +166,9 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
         callbacks=[progress_callback()],
     )
     resume = last_checkpoint(ckpt)
-    trainer.train(resume_from_checkpoint=resume)
-    return finish(
-        trainer, out, ckpt, {"n_examples": len(rows), "stage": "sft", "resumed_from_step": step_of(resume)}, t0
-    )
+    loop = trainer.train(resume_from_checkpoint=resume).metrics["train_runtime"]
+    metrics = {"n_examples": len(rows), "stage": "sft", "resumed_from_step": step_of(resume), "train_seconds": loop}
+    return finish(trainer, out, ckpt, metrics, t0)
 
 
 def preference_rows(records: list[dict], tok, chat_format: str) -> list[dict]:
@@ -212,11 +212,6 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
         callbacks=[progress_callback()],
     )
     resume = last_checkpoint(ckpt)
-    trainer.train(resume_from_checkpoint=resume)
-    return finish(
-        trainer,
-        out,
-        ckpt,
-        {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"], "resumed_from_step": step_of(resume)},
-        t0,
-    )
+    loop = trainer.train(resume_from_checkpoint=resume).metrics["train_runtime"]
+    metrics = {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"], "resumed_from_step": step_of(resume)}
+    return finish(trainer, out, ckpt, metrics | {"train_seconds": loop}, t0)

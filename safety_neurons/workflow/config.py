@@ -168,7 +168,8 @@ def _check_evaluation(config: dict) -> None:
     _check_judge_ref(judges, "evaluation.cost_judge", ev["cost_judge"], cost=True)
     for i, name in enumerate(ev["extra_judges"]):
         _check_judge_ref(judges, f"evaluation.extra_judges[{i}]", name)
-    _need(ev["table_k"] in patching["ks"], "evaluation.table_k", f"{ev['table_k']} is not in patching.ks")
+    if isinstance(ev["table_k"], int):
+        _need(ev["table_k"] in patching["ks"], "evaluation.table_k", f"{ev['table_k']} is not in patching.ks")
     _need(0 in patching["ks"], "patching.ks", "needs 0: the unpatched M1 of every table and curve")
     _need(ev["figure_dataset"] in patching["datasets"], "evaluation.figure_dataset", "must be one of patching.datasets")
     variants = config["neurons"]["variants"]
@@ -278,7 +279,9 @@ def _check_sizes(config: dict) -> None:
         n, key = layout.ranked_neurons(m), f"models.{name}"
         _need(n > 0, f"{key}.exclude_layers", f"excludes every one of its {m['n_layers']} layers: nothing to rank")
         asked = [("patching.ks", k) for k in config["patching"]["ks"]]
-        asked += [("evaluation.table_k", config["evaluation"]["table_k"])]
+        k = layout.table_k(config, name)
+        _need(k >= 1, "evaluation.table_k", f"{config['evaluation']['table_k']} of model {name!r} is no neuron")
+        asked += [("evaluation.table_k", k)]
         if len(config["seeds"]) > 1:
             asked += [("experiments.seeds.k", config["experiments"]["seeds"]["k"])]
         asked += [

@@ -8,7 +8,7 @@ parameters runs 7/P times as fast. Tiny models (``gpus: 0``) run on CPU at ``cos
 
 from __future__ import annotations
 
-from safety_neurons.workflow.contracts import Source
+from safety_neurons.workflow import layout
 
 
 def _dataset(config: dict, name: str) -> dict:
@@ -44,10 +44,7 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         return {"forward": v["n_prompts"] * min(v["max_length"], 512)}
     if rule == "patched_generation":
         p = config["patching"]
-        variant = config["neurons"]["variants"][Source.of(wildcards["source"]).variant]
-        ks = config["experiments"]["windows"]["starts"] if wildcards["source"].endswith("-window") else p["ks"]
-        if variant["method"] != "change_scores":
-            ks = [0, 1]  # a baseline: unpatched and its top fraction
+        ks = layout.sweep_keys(config, wildcards["model"], wildcards["source"])
         steps = sum(2 if k or wildcards["source"].endswith("-window") else 1 for k in ks)  # k = 0: M1 alone
         return {"generate": p["n_prompts"] * p["max_new_tokens"] * steps}
     if rule == "stage_generation":

@@ -132,30 +132,46 @@ def is_baseline(config: dict, variant: str) -> bool:
     return config["neurons"]["variants"][variant]["method"] != "change_scores"
 
 
+def table_k(config: dict, model: str) -> int:
+    """k of "Ours" in a model's tables: evaluation.table_k as given (the authors' 20,000), or, written as a
+    percentage ("5%", the paper's wording), that share of the model's ranked neurons."""
+    k = config["evaluation"]["table_k"]
+    if isinstance(k, int):
+        return k
+    spec = config["models"][model]
+    return top_fraction_k("global", ranked_layers(spec), spec["d_mlp"], float(k.rstrip("%")) / 100)
+
+
+def patching_ks(config: dict, model: str) -> list[int]:
+    """The k a model's sweeps patch: patching.ks, and its table k where a percentage put it outside them."""
+    ks, k = config["patching"]["ks"], table_k(config, model)
+    return ks if k in ks else sorted([*ks, k])
+
+
 def source_k(config: dict, model: str, source: Source | str) -> int:
     """k of a source's patched rows in Tables 1/8: a baseline's top fraction (E3: 5%; per layer for Wanda),
-    else evaluation.table_k (the authors' 20,000 for "Ours")."""
+    else the table k (``table_k``: the authors' 20,000 for "Ours")."""
     variant = Source.of(source).variant
     if not is_baseline(config, variant):
-        return config["evaluation"]["table_k"]
+        return table_k(config, model)
     v, spec = config["neurons"]["variants"][variant], config["models"][model]
     return top_fraction_k(v["ranking"], ranked_layers(spec), spec["d_mlp"], v["top_fraction"])
 
 
 def sweep_keys(config: dict, model: str, source: Source | str) -> list[int]:
     """What a patching job sweeps: window starts for a window source, 0 and the top fraction for a baseline
-    (E3: its top 5%), else patching.ks."""
+    (E3: its top 5%), else the model's patching ks."""
     source = Source.of(source)
     if source.kind == "window":
         return windows(config)["starts"]
     if is_baseline(config, source.variant):
         return [0, source_k(config, model, source)]
-    return config["patching"]["ks"]
+    return patching_ks(config, model)
 
 
 def set_sizes(config: dict, model: str, variant: str) -> list[int]:
     """The k of every set a variant's sets.json holds: the patching sweep plus a baseline's top fraction."""
-    ks = set(config["patching"]["ks"])
+    ks = set(patching_ks(config, model))
     if is_baseline(config, variant):
         ks.add(source_k(config, model, Source(variant, "top")))
     return sorted(ks)
@@ -237,7 +253,7 @@ def ttest_manifest(config: dict) -> list[dict]:
             seed=seed,
             m1=m1,
             dataset=d,
-            k=config["evaluation"]["table_k"],
+            k=table_k(config, model),
             top=scored(model, seed, judge, patching_run(m1, top), d),
             random=scored(model, seed, judge, patching_run(m1, rnd), d),
             guide=scored(model, seed, judge, generation_run(guide_stage(config, top)), d),
@@ -383,3 +399,15 @@ def safeguard_file(config: dict, model: str, seed: int | str, what: str, guarded
         return SAFEGUARD_FEATURES.format(model=model, seed=seed, guarded=guarded, dataset=dataset)
     run = RUNS["safeguard"].format(guarded=guarded)
     return scored(model, seed, safeguard_judge(config), run, dataset)
+
+
+def paper_names(config: dict) -> dict:
+    """How the run names what the paper names (reporting.paper.RunNames): base hub ids, the tables' datasets'
+    loader kinds, every variant's method, the tables' k and each judge's direction."""
+    return dict(
+        hub_ids={m: config["models"][m].get("hub_id") for m in config["active_models"]},
+        kinds={d: config["datasets"][d]["kind"] for d in config["patching"]["datasets"]},
+        methods={v: spec["method"] for v, spec in config["neurons"]["variants"].items()},
+        table_k=config["evaluation"]["table_k"],
+        judges={j: spec.get("direction", "") for j, spec in config["judges"].items()},
+    )

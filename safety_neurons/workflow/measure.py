@@ -3,6 +3,8 @@
 1. Patched / plain greedy generation time (batch 16 x 64 new tokens; two models run per token, floor 2.0).
 2. Change-score peak memory at 4N vs N prompts (streaming sums: should stay ~1.0).
 3. Forward throughput with activation recording vs a plain forward (hooks should cost little).
+4. With ``--train STEPS``: seconds per optimizer step of the real SFT and DPO trainers in bf16 with activation
+   checkpointing, config.yaml's settings (the GPU check: ``safety-neurons bench --seven-b --sizes tiny --train 4``).
 Models: a tiny Llama and a ~100M-parameter Llama with random weights, built from configs; with CUDA present,
 optionally a 7B-shaped Llama in bf16 (``--seven-b``).
 """
@@ -15,6 +17,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch and the models load after the arguments are checked: a typo fails at once
@@ -40,8 +43,9 @@ def build(size: str, device: str, dtype: torch.dtype) -> LlamaForCausalLM:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(**SIZES[size], max_position_embeddings=512, bos_token_id=1, eos_token_id=2, pad_token_id=0)
-    return LlamaForCausalLM(cfg).to(device=device, dtype=dtype).eval()
+    cfg = LlamaConfig(**SIZES[size], max_position_embeddings=4096, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    with torch.device(device):  # a 7B model is built where it runs, in its dtype: no 27 GB float32 copy on the host
+        return LlamaForCausalLM._from_config(cfg, dtype=dtype).eval()
 
 
 def policies(model) -> tuple[Policy, Policy, dict[int, torch.Tensor]]:
@@ -194,6 +198,83 @@ def score_memory(size: str, n: int, new_tokens: int) -> dict:
     }
 
 
+def training_data(root: Path, words: int) -> dict[str, Path]:
+    """A BPE tokenizer and normalized SFT chats and preference pairs from the tiny world, each reply repeated
+    to about ``words`` words, so that a step sees sequences of a realistic length."""
+    from safety_neurons.data.loaders import load
+    from safety_neurons.data.synthetic import WORLD_FILES, write_world
+    from safety_neurons.files import write_jsonl
+    from safety_neurons.models import tiny
+    from safety_neurons.workflow.config import load as load_config
+
+    repo = Path(__file__).resolve().parents[2]
+    tiny_world = load_config(repo / "config.yaml", repo / "configs" / "tiny.yaml")["tiny_world"]
+    world = {role: root / name for role, name in WORLD_FILES.items()}
+    sizes = dict(pretrain=300, sharegpt=64, hh_train=64, hh_test=8, red_team=8, beavertails=8, harmbench=8, jailbreak=8)
+    write_world(world, tiny_world["seed"], sizes, tiny_world["rates"], tiny_world["heldout_fraction"])
+    tiny.train_tokenizer(tiny.read_corpus(world["pretrain"]), 1024, root / "tokenizer")
+
+    def longer(text: str) -> str:
+        return " ".join([text] * max(1, words // max(1, len(text.split()))))
+
+    chats = [
+        r | {"messages": [m | {"content": longer(m["content"])} for m in r["messages"]]}
+        for r in load("sharegpt", {"local": str(world["sharegpt"])})
+    ]
+    pairs = [
+        r | {k: longer(r[k]) for k in ("chosen", "rejected")}
+        for r in load("hh_pairs", {"local": str(world["hh_harmless_train"])})
+    ]
+    out = {"sharegpt": root / "sharegpt.jsonl", "pairs": root / "pairs.jsonl", "tokenizer": root / "tokenizer"}
+    write_jsonl(chats, out["sharegpt"])
+    write_jsonl(pairs, out["pairs"])
+    return out
+
+
+def time_training(size: str, device: str, steps: int, words: int) -> dict:
+    """``steps`` optimizer steps of the real SFT then DPO trainers (peft (IA)3 on down_proj, trl, pure sigmoid
+    DPO on the merged SFT model) on the size's random Llama with config.yaml's sft/dpo settings: bf16 mixed
+    precision and activation checkpointing (on CPU too), per_device_batch per step, no accumulation."""
+    import shutil
+    import tempfile
+
+    import torch
+
+    from safety_neurons.training.trainers import train_dpo, train_sft
+    from safety_neurons.workflow.config import load
+
+    config = load(Path(__file__).resolve().parents[2] / "config.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = training_data(root, words)
+        build(size, device, torch.bfloat16).save_pretrained(root / "base")
+        for f in data["tokenizer"].iterdir():
+            shutil.copy(f, root / "base" / f.name)
+        report = {}
+        for stage in ("sft", "dpo"):
+            hp = config[stage] | dict(
+                grad_accum=1, epochs=1, logging_steps=1, save_steps=10**9, cpu_precision="configured"
+            )
+            hp["max_examples"] = steps * hp["per_device_batch"]
+            if device == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            if stage == "sft":
+                m = train_sft(str(root / "base"), str(data["sharegpt"]), str(root / "sft"), hp, 1, "tulu")
+            else:
+                m = train_dpo(
+                    str(root / "base"), str(root / "sft"), str(data["pairs"]), str(root / "dpo"), hp, 1, "tulu"
+                )
+            report[stage] = {
+                "steps": m["steps"],
+                "s_per_step": m["train_seconds"] / m["steps"],
+                "stage_seconds": m["seconds"],
+                "loss_first": m["loss_first"],
+                "precision": m["precision"],
+                "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None,
+            }
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         prog="safety-neurons bench",
@@ -205,6 +286,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats; the best is kept")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seven-b", action="store_true", help="also a 7B-shaped Llama in bf16 (needs CUDA)")
+    ap.add_argument(
+        "--train", type=int, default=0, metavar="STEPS", help="also STEPS bf16 SFT and DPO steps per size (0: none)"
+    )
+    ap.add_argument("--words", type=int, default=600, help="words per reply in the --train data (sequence length)")
     ap.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_child:
@@ -229,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
         if device == "cpu":
             report[size]["score_memory"] = score_memory(size, 16, 16)
         del model
+        if args.train:
+            report[size]["training"] = time_training(size, device, args.train, args.words)
     print(json.dumps({"device": device, "torch": torch.__version__, "results": report}, indent=2))
 
 

@@ -56,6 +56,12 @@ CONFIG_CASES = {
     "unknown variant source": ("patching: {sources: [mian-top]}", "patching.sources[0]: unknown variant in 'mian-top'"),
     "source kind": ("patching: {sources: [main-best]}", "main-best"),
     "table_k not swept": ("evaluation: {table_k: 30}", "evaluation.table_k: 30 is not in patching.ks"),
+    "table_k share of nothing": (
+        "evaluation: {table_k: 0.01%}",
+        "evaluation.table_k: 0.01% of model 'tiny_llama' is no",
+    ),
+    "table_k share beyond": ("evaluation: {table_k: 150%}", "evaluation.table_k: k = 1152 exceeds the 768 ranked"),
+    "table_k words": ("evaluation: {table_k: five percent}", "evaluation"),
     "no k = 0": ("patching: {ks: [10, 50]}\nevaluation: {table_k: 50}", "patching.ks: needs 0"),
     "figure set not patched": ("evaluation: {figure_dataset: tiny_beavertailz}", "evaluation.figure_dataset"),
     "unknown cost judge": ("evaluation: {cost_judge: tiny_cots}", "evaluation.cost_judge: unknown judge 'tiny_cots'"),

@@ -18,6 +18,7 @@ AFTER_SETS = {
     "judge_responses",
     "general_eval_benchmarks",  # the patched rows: one job over the benchmarks (benchmarks_per_job: all)
     "tables",
+    "paper_comparison",
     "headline",
     "figure_causal_effect",
     "figure_curves",

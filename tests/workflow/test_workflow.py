@@ -122,9 +122,14 @@ def test_judged_scores_and_tables(embedded_run):
         assert t1.at[(model, "sft+main-top"), "C_tiny_red_team"] == pytest.approx(expected, nan_ok=True)
         dgen = sum(m.at["sft+main-top", b] - m.at["sft", b] for b in ("gsm8k", "bbh", "mmlu", "tqa")) / 4
         assert t1.at[(model, "sft+main-top"), "delta_gen"] == pytest.approx(dgen)
+        c, lo, hi = (t1.at[(model, "sft+main-top"), f"C_tiny_red_team{s}"] for s in ("", "_lo", "_hi"))
+        assert lo <= c <= hi and lo < hi  # C's bootstrap interval over prompts surrounds it
     tt = pd.read_csv(res / "tables" / "ttest.csv")
     assert len(tt) == len(MODELS) and set(tt["k"]) == {25}
     assert "| model | row |" in (res / "tables" / "table1.md").read_text()
+    versus = pd.read_csv(res / "tables" / "paper_comparison.csv")
+    assert versus["model"].tolist() == MODELS and versus["paper"].isna().all()  # tiny models: nothing to compare
+    assert versus["note"].str.startswith("no published reference").all()
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaModel, LlamaPreTrained
 
 from safety_neurons.data.formats import ASSISTANT_TAG, USER_TAG, first_turn
 from safety_neurons.evaluation.judges.base import check_pairs
-from safety_neurons.models.loading import DTYPES
+from safety_neurons.models.loading import torch_dtype
 
 TEMPLATES = ("tulu", "beaver")
 
@@ -45,7 +45,7 @@ class BeaverScore(LlamaPreTrainedModel):
 def load_beaver(path: str | Path, dtype: str = "float32", device: str = "cpu") -> BeaverScore:
     """A beaver score model in eval mode; raises when the checkpoint lacks any weight (e.g. score_head.weight)."""
     model, info = BeaverScore.from_pretrained(
-        str(path), dtype=DTYPES[dtype], device_map=device, output_loading_info=True
+        str(path), dtype=torch_dtype(dtype), device_map=device, output_loading_info=True
     )
     missing = sorted(info["missing_keys"])
     if missing:

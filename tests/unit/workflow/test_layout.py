@@ -79,6 +79,16 @@ def test_table_rows_and_k(paper):
     assert layout.set_sizes(paper, "llama2", "wanda")[-1] == max(paper["patching"]["ks"] + [31 * 550])
 
 
+def test_table_k_as_a_share_is_each_models_own_k(paper):
+    share = paper | {"evaluation": paper["evaluation"] | {"table_k": "5%"}}
+    k = round(0.05 * 31 * 11008)  # Llama-2: 5% of its 31 ranked layers of 11,008 neurons
+    assert layout.table_k(share, "llama2") == layout.source_k(share, "llama2", "main-top") == k == 17_062
+    assert layout.table_k(share, "gemma") == round(0.05 * 28 * 24576)  # no layer excluded
+    assert layout.sweep_keys(share, "llama2", "main-random") == sorted([*paper["patching"]["ks"], k])
+    assert layout.sweep_keys(paper, "llama2", "main-random") == paper["patching"]["ks"]  # 20,000 is swept already
+    assert {e["k"] for e in layout.ttest_manifest(share) if e["model"] == "llama2"} == {k}
+
+
 def test_safety_manifest_reads_unpatched_rows_from_k0_of_the_first_source(tiny):
     m = layout.safety_manifest(tiny)
     first = tiny["patching"]["sources"][0]

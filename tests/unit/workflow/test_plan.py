@@ -54,6 +54,7 @@ PAPER_COUNTS = {
     "safeguard_tables": 1,
     "seed_robustness": 1,
     "tables": 1,
+    "paper_comparison": 1,
     "headline": 1,
 }
 GPU_RULES = {
@@ -96,8 +97,8 @@ def paper() -> dict:
 
 def test_paper_grid_job_counts(paper):
     assert {rule: row["jobs"] for rule, row in paper["by_rule"].items()} == PAPER_COUNTS
-    assert sum(row["jobs"] for row in paper["by_model"].values()) == len(paper["jobs"]) == 1479
-    assert paper["by_model"]["-"]["jobs"] == 47  # downloads, datasets, prompts, tables, headline, figures, all
+    assert sum(row["jobs"] for row in paper["by_model"].values()) == len(paper["jobs"]) == 1480
+    assert paper["by_model"]["-"]["jobs"] == 48  # downloads, datasets, prompts, tables, headline, figures, all
     assert paper["gpu_type"] == "a100-80gb"
 
 

@@ -1,0 +1,87 @@
+"""Loading a base model: ``dtype: auto`` is the checkpoint's own dtype, a named dtype is that dtype; a hub model
+comes from the Hugging Face cache, offline as on a compute node."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from safety_neurons.models.loading import load_base, load_tokenizer, placement
+
+
+@pytest.fixture(scope="module")
+def fp16_checkpoint(tmp_path_factory):
+    """A tiny random Llama saved in float16, as Llama-2-7b-hf is published."""
+    out = tmp_path_factory.mktemp("fp16")
+    cfg = LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=64)
+    LlamaForCausalLM(cfg).to(torch.float16).save_pretrained(out)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("dtype", "want"), [("auto", torch.float16), ("bfloat16", torch.bfloat16), ("float32", torch.float32)]
+)
+def test_dtype_auto_is_the_checkpoints_own(fp16_checkpoint, dtype, want):
+    assert load_base(fp16_checkpoint, dtype).dtype == want
+
+
+def test_cpu_runs_auto_in_float32_unless_configured():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert placement("auto") == ("cpu", "float32") and placement("auto", "configured") == ("cpu", "auto")
+
+
+def hub_cache(root: Path, repo_id: str, files: dict[str, Path], sha: str = "0" * 40) -> Path:
+    """A Hugging Face hub cache holding one revision of ``repo_id`` as huggingface_hub lays it out: content in
+    blobs/ named by hash, snapshots/<sha>/ linking to them, refs/main naming the commit."""
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(sha)
+    for name, src in files.items():
+        data = src.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(exist_ok=True)
+        blob.write_bytes(data)
+        link = repo / "snapshots" / sha / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    return root
+
+
+def download_offline(cache: Path, out: Path) -> subprocess.CompletedProcess:
+    """``download`` of Llama-2-7b-hf in a fresh process with the hub switched off and ``cache`` as its cache."""
+    code = (
+        "import sys\nfrom safety_neurons.models.loading import download\n"
+        f"try:\n    download('meta-llama/Llama-2-7b-hf', 'main', {str(out)!r})\n"
+        "except Exception as e:\n    sys.exit(f'{type(e).__name__}: {e}')\n"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(cache), HF_HOME=str(cache.parent / "home"))
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_download_copies_a_cached_revision_offline(fp16_checkpoint, tokenizer_dir, tmp_path):
+    files = {f.name: f for f in fp16_checkpoint.iterdir()} | {f.name: f for f in tokenizer_dir.iterdir()}
+    files["README.md"] = files["original/consolidated.00.pth"] = fp16_checkpoint / "config.json"  # not copied
+    cache = hub_cache(tmp_path / "hub", "meta-llama/Llama-2-7b-hf", files)
+    proc = download_offline(cache, tmp_path / "base")
+    assert proc.returncode == 0, proc.stderr
+    got = sorted(f.name for f in (tmp_path / "base").iterdir())
+    assert got == sorted(n for n in files if n not in ("README.md", "original/consolidated.00.pth"))
+    assert not any(f.is_symlink() for f in (tmp_path / "base").iterdir())  # content, not links into the cache
+    assert load_base(tmp_path / "base", "auto").dtype == torch.float16
+    assert load_tokenizer(tmp_path / "base").pad_token is not None
+
+
+def test_download_of_an_uncached_model_offline_names_it_and_leaves_nothing(tmp_path):
+    proc = download_offline(tmp_path / "empty", tmp_path / "base")
+    assert proc.returncode != 0 and not (tmp_path / "base").exists()
+    assert proc.stderr.strip().startswith(
+        "HubUnavailable: meta-llama/Llama-2-7b-hf@main: not in the Hugging Face cache"
+    )
