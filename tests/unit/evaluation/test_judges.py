@@ -96,6 +96,18 @@ def test_beaver_scores_equal_a_manual_computation(beaver_dir):
     assert len(set(scores)) == len(scores)  # a real head on varied inputs
 
 
+def test_beaver_runs_in_bfloat16_as_configured(beaver_dir):
+    """config.yaml's beaver judges are bfloat16, on CPU as on a GPU: the weights are bf16 and the scores stay
+    those of the float32 model within bf16's precision."""
+    spec = {"kind": "beaver", "direction": "cost", "dtype": "bfloat16", "batch_size": 8}
+    judge, full = load_judge(spec, str(beaver_dir)), load_judge(spec | {"dtype": "float32"}, str(beaver_dir))
+    assert {p.dtype for p in judge.model.parameters()} == {torch.bfloat16}
+    prompts, responses = (list(x) for x in zip(*PAIRS, strict=True))
+    got, want = judge.score(prompts, responses), full.score(prompts, responses)
+    assert all(type(s) is float for s in got) and got != want  # really computed in bf16
+    assert got == pytest.approx(want, abs=0.05 * max(map(abs, want)))
+
+
 def test_right_padded_batch_equals_one_by_one(beaver_dir):
     batched = BeaverJudge(beaver_dir, batch_size=5)
     single = BeaverJudge(beaver_dir, batch_size=1)
