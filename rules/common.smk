@@ -295,6 +295,7 @@ def get_paper_tables(wc):
     if layout.full_grid(config):
         made = dict(
             table3=rules.cross_tables.output.table3 if layout.cross_entries(config) else None,
+            table10=rules.cross_tables.output.table10 if layout.cross_entries(config) else None,
             seeds=rules.seed_robustness.output[0] if len(SEEDS) > 1 else None,
             safeguard=rules.safeguard_tables.output.accuracy if layout.safeguard_models(config) else None,
         )

@@ -9,7 +9,7 @@ values live in ``paper_values.yaml`` beside this module, with their sources.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,13 +43,15 @@ COLUMNS = [
 @dataclass(frozen=True)
 class RunNames:
     """How this run names what the paper names: models by base hub id, datasets by loader kind, neuron
-    variants by method; ``table_k`` is the k of the run's "Ours" rows, ``judges`` each judge's direction."""
+    variants by method; ``table_k`` is the k of the run's "Ours" rows, ``judges`` each judge's direction,
+    ``joint`` the preferences of Table 10's patched DPO and guide."""
 
     hub_ids: Mapping[str, str | None]
     kinds: Mapping[str, str]
     methods: Mapping[str, str]
-    table_k: int
+    table_k: int | str
     judges: Mapping[str, str]
+    joint: Sequence[str] | None = None  # Table 10's cross entry (joint_hh): its patched DPO and its guide
 
     def paper_model(self, model: str, reference: dict) -> str | None:
         by_hub = {hub: name for name, hub in reference["models"].items()}
@@ -195,6 +197,27 @@ def table3_rows(ref: dict, names: RunNames, t3: pd.DataFrame) -> list[dict]:
     return out
 
 
+def table10_rows(ref: dict, names: RunNames, t10: pd.DataFrame) -> list[dict]:
+    """Table 10's mean costs: the helpful DPO, it patched at its helpful neurons, and the HH DPO."""
+    paper, out = ref["table10"], []
+    if names.joint is None:
+        return out
+    m1, guide = names.joint
+    for r in t10.to_dict("records"):
+        pm = names.paper_model(r["model"], ref)
+        patched = r["row"].startswith(f"DPO {m1} patched")
+        label = {f"DPO {m1}": "Helpful DPO", f"DPO {guide}": "HH DPO"}.get(
+            r["row"], "Helpful DPO †" if patched else None
+        )
+        if pm != paper["model"] or label is None:
+            continue
+        for name in [c for c in r if names.column(c) in paper["columns"]]:
+            value = paper["rows"][label][paper["columns"].index(names.column(name))]
+            note = r["row"].removeprefix(f"DPO {m1} patched ") if patched else ""
+            out.append(_record("Table 10", r["model"], pm, label, names.column(name), value, r[name], note=note))
+    return out
+
+
 def seeds_rows(ref: dict, names: RunNames, seeds: pd.DataFrame) -> list[dict]:
     """The seeds claim: overlap and Spearman of the top-k neurons across training seeds both exceed 0.95."""
     bound, out = ref["seeds"]["bound"], []
@@ -233,13 +256,14 @@ def safeguard_rows(ref: dict, names: RunNames, acc: pd.DataFrame) -> list[dict]:
 
 
 def comparison(ref: dict, names: RunNames, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Every comparable value of the run's tables (keys: table8, table1, ttest, and table3, seeds, safeguard
-    when the run made them) beside the paper's; one row per model the paper does not have."""
+    """Every comparable value of the run's tables (keys: table8, table1, ttest, and table3, table10, seeds,
+    safeguard when the run made them) beside the paper's; one row per model the paper does not have."""
     makers = {
         "table8": table8_rows,
         "table1": table1_rows,
         "ttest": ttest_rows,
         "table3": table3_rows,
+        "table10": table10_rows,
         "seeds": seeds_rows,
         "safeguard": safeguard_rows,
     }

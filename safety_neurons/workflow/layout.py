@@ -403,11 +403,12 @@ def safeguard_file(config: dict, model: str, seed: int | str, what: str, guarded
 
 def paper_names(config: dict) -> dict:
     """How the run names what the paper names (reporting.paper.RunNames): base hub ids, the tables' datasets'
-    loader kinds, every variant's method, the tables' k and each judge's direction."""
+    loader kinds, every variant's method, the tables' k, each judge's direction, Table 10's two DPOs."""
     return dict(
         hub_ids={m: config["models"][m].get("hub_id") for m in config["active_models"]},
         kinds={d: config["datasets"][d]["kind"] for d in config["patching"]["datasets"]},
         methods={v: spec["method"] for v, spec in config["neurons"]["variants"].items()},
         table_k=config["evaluation"]["table_k"],
         judges={j: spec.get("direction", "") for j, spec in config["judges"].items()},
+        joint=[joint["m1"], joint["guide"]] if (joint := cross_entries(config).get("joint_hh")) else None,
     )

@@ -15,6 +15,7 @@ NAMES = RunNames(
     methods={"main": "change_scores", "wanda": "wanda"},
     table_k=20000,
     judges={"cost": "cost", "reward": "reward", "refusal": ""},
+    joint=["hh_helpful", "hh_joint"],
 )
 
 
@@ -62,7 +63,14 @@ def run_tables() -> dict[str, pd.DataFrame]:
         [{"model": "llama2", "direction": "help_to_safe", "k": 20000, "n_neurons": 900, "delta_cost": 5.0,
           "delta_reward": -1.0}]
     )  # fmt: skip
-    return {"table8": t8, "table1": t1, "ttest": ttest, "table3": table3}
+    table10 = pd.DataFrame(
+        [
+            {"model": "llama2", "row": "DPO hh_helpful", "bt": 3.0, "rt": 1.0},
+            {"model": "llama2", "row": "DPO hh_helpful patched (k=0.05, 17062 neurons)", "bt": -10.0, "rt": -9.0},
+            {"model": "llama2", "row": "DPO hh_joint", "bt": -12.0, "rt": -12.5},
+        ]
+    )
+    return {"table8": t8, "table1": t1, "ttest": ttest, "table3": table3, "table10": table10}
 
 
 def test_comparison_maps_models_rows_and_columns():
@@ -82,6 +90,10 @@ def test_comparison_maps_models_rows_and_columns():
     t3 = df[df["table"] == "Table 3"].set_index("column")
     assert t3.at["Δ safety (cost)", "paper"] == 7.3 and t3.at["Δ safety (cost)", "run"] == 5.0
     assert t3.at["Δ helpfulness (reward)", "paper"] == 7.97 and t3.at["Δ helpfulness (reward)", "run"] == 1.0
+    t10 = df[df["table"] == "Table 10"].set_index(["row", "column"])
+    assert t10.at[("Helpful DPO", "BT"), "paper"] == 3.42 and t10.at[("HH DPO", "RT"), "run"] == -12.5
+    assert t10.at[("Helpful DPO †", "RT"), "paper"] == -11.09 and t10.at[("Helpful DPO †", "RT"), "run"] == -9.0
+    assert len(t10) == 6  # three rows x the two sets the run has
     tiny = df[df["model"] == "tiny_llama"]
     assert len(tiny) == 1 and tiny["note"].iloc[0].startswith("no published reference")
 
