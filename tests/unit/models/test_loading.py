@@ -3,7 +3,6 @@ comes from the Hugging Face cache, offline as on a compute node."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from safety_neurons.models.loading import load_base, load_tokenizer, placement
+from tests.fixtures.mirrors import hub_cache
 
 
 @pytest.fixture(scope="module")
@@ -36,23 +36,6 @@ def test_cpu_runs_auto_in_float32_unless_configured():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     assert placement("auto") == ("cpu", "float32") and placement("auto", "configured") == ("cpu", "auto")
-
-
-def hub_cache(root: Path, repo_id: str, files: dict[str, Path], sha: str = "0" * 40) -> Path:
-    """A Hugging Face hub cache holding one revision of ``repo_id`` as huggingface_hub lays it out: content in
-    blobs/ named by hash, snapshots/<sha>/ linking to them, refs/main naming the commit."""
-    repo = root / f"models--{repo_id.replace('/', '--')}"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(sha)
-    for name, src in files.items():
-        data = src.read_bytes()
-        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.parent.mkdir(exist_ok=True)
-        blob.write_bytes(data)
-        link = repo / "snapshots" / sha / name
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(os.path.relpath(blob, link.parent))
-    return root
 
 
 def download_offline(cache: Path, out: Path) -> subprocess.CompletedProcess:
