@@ -57,6 +57,15 @@ def _unpack(source: dict) -> tuple[str, Any]:
     return next(iter(source.items()))
 
 
+def describe(source: dict) -> str:
+    """Where a source's rows come from, with every argument that selects them (hub: the load_dataset call)."""
+    how, where = _unpack(source)
+    if how == "hub":
+        args = ", ".join(f"{k}={v!r}" for k, v in _hub_kwargs(where).items())
+        return f"datasets.load_dataset({args})"
+    return f"{how} {where}"
+
+
 def _origin(source: dict) -> str:
     """The label read_rows would give this source, computed without reading it."""
     how, where = _unpack(source)

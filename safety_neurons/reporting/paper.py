@@ -21,7 +21,7 @@ from safety_neurons.evaluation.metrics import GENERAL_FOR_DELTA
 from safety_neurons.reporting.tables import STAGE_LABELS
 
 REFERENCE = Path(__file__).with_name("paper_values.yaml")
-SAFETY_COLUMNS = {"beavertails": "BT", "red_team": "RT", "harmbench": "HB", "jailbreak": "JL"}  # by loader kind
+SAFETY_COLUMNS = {"beavertails": "BT", "red_team": "RT", "harmbench": "HB", "jailbreak_questions": "JL"}  # loader kinds
 GENERAL_COLUMNS = {"ppl": "PPL", "gsm8k": "GSM", "bbh": "BBH", "mmlu": "MMLU", "tqa": "TQA"}  # by benchmark key
 MARKS = {"wanda": "†", "sn_tune": "‡", "change_scores": "§"}  # a patched row's method -> Table 8's mark
 COLUMNS = [

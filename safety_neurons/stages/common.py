@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from safety_neurons.workflow.contracts import ModelParams, SafeguardParams
 
 
@@ -10,4 +12,6 @@ def load(base_dir: str, p: ModelParams | SafeguardParams):
     from safety_neurons.models.loading import load_base, load_tokenizer, placement
 
     device, torch_dtype = placement(p.dtype, p.cpu_precision)
-    return load_tokenizer(base_dir), load_base(base_dir, torch_dtype, device)
+    model = load_base(base_dir, torch_dtype, device)
+    logging.getLogger(__name__).info("%s on %s in %s (dtype: %s)", base_dir, device, model.dtype, p.dtype)
+    return load_tokenizer(base_dir), model

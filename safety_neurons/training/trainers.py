@@ -214,4 +214,5 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
     resume = last_checkpoint(ckpt)
     loop = trainer.train(resume_from_checkpoint=resume).metrics["train_runtime"]
     metrics = {"n_examples": len(records), "stage": "dpo", "beta": hp["beta"], "resumed_from_step": step_of(resume)}
+    metrics |= {"loss_type": list(args.loss_type), "loss_weights": args.loss_weights}  # what trl really ran
     return finish(trainer, out, ckpt, metrics | {"train_seconds": loop}, t0)

@@ -61,14 +61,15 @@ def drop_header(text: str) -> str:
 
 
 def read_cot_prompts(source: str, tasks: Iterable[str]) -> dict[str, str]:
-    """Task -> CoT prompt text, read from a local path or http(s) URL template holding '{task}'."""
+    """Task -> CoT prompt text, read from a local path or URL (http(s), or file:// for a mirror) template
+    holding '{task}'."""
     if "{task}" not in source:
         raise ValueError(f"BBH cot-prompt source {source!r} has no '{{task}}' placeholder")
     out = {}
     for task in tasks:
         where = source.replace("{task}", task)
         try:
-            data = _fetch(where) if urlparse(where).scheme in ("http", "https") else read_bytes(where)
+            data = _fetch(where) if urlparse(where).scheme in ("http", "https", "file") else read_bytes(where)
         except DataError as e:
             raise DataError(f"BBH cot prompt of task {task!r}: {e}") from e
         out[task] = drop_header(data.decode("utf-8"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from transformers import AutoTokenizer, LlamaConfig, LlamaModel
 
 from safety_neurons.data.loaders import DataError, load
@@ -26,6 +26,7 @@ from safety_neurons.evaluation.judges.classifier import (
     train_classifier,
 )
 from tests.conftest import SMALL_SIZES, TINY
+from tests.fixtures.mirrors import write_beaver
 
 PAIRS = [
     ("how do i bake bread?", "sure! here is how to bake bread: first, gather what you need."),
@@ -37,37 +38,6 @@ PAIRS = [
 
 
 # ---------------------------------------------------------------------------------------------- beaver
-
-
-def write_beaver(out: Path, tokenizer_dir: Path, drop: tuple[str, ...] = ()) -> Path:
-    """A random tiny score model in beaver-7b's layout: LlamaModelForScore config, model.*, score_head, normalizer."""
-    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=256,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    torch.manual_seed(0)
-    state = {f"model.{k}": v for k, v in LlamaModel(config).state_dict().items()}
-    state |= {
-        "score_head.weight": torch.randn(1, 32),
-        "normalizer.mean": torch.zeros(1),
-        "normalizer.var": torch.ones(1),
-        "normalizer.count": torch.zeros(1, dtype=torch.long),
-    }
-    out.mkdir(parents=True)
-    save_file({k: v for k, v in state.items() if k not in drop}, str(out / "model.safetensors"), {"format": "pt"})
-    extra = dict(architectures=["LlamaModelForScore"], score_dim=1, bias=False, score_type="cost", do_normalize=False)
-    (out / "config.json").write_text(json.dumps(config.to_dict() | extra))
-    tok.save_pretrained(str(out))
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from safety_neurons.reporting.paper import RunNames, comparison, load_reference,
 
 NAMES = RunNames(
     hub_ids={"llama2": "meta-llama/Llama-2-7b-hf", "tiny_llama": None},
-    kinds={"bt": "beavertails", "rt": "red_team", "hb": "harmbench", "jl": "jailbreak"},
+    kinds={"bt": "beavertails", "rt": "red_team", "hb": "harmbench", "jl": "jailbreak_questions"},
     methods={"main": "change_scores", "wanda": "wanda"},
     table_k=20000,
     judges={"cost": "cost", "reward": "reward", "refusal": ""},
@@ -102,3 +102,23 @@ def test_ours_rows_at_another_k_say_so():
     names = RunNames(**{**NAMES.__dict__, "table_k": 25})
     df = comparison(load_reference(), names, run_tables())
     assert set(df[(df["table"] == "Table 1")]["note"]) == {"run k = 25"}
+
+
+def test_config_yaml_names_map_onto_every_paper_column():
+    from safety_neurons.workflow import layout
+    from safety_neurons.workflow.config import load
+    from tests.conftest import REPO
+
+    config = load(REPO / "config.yaml")
+    names = RunNames(**layout.paper_names(config))
+    assert {names.column(d) for d in config["patching"]["datasets"]} == {"BT", "RT", "HB", "JL"}
+    assert {names.column(b) for b in config["evaluation"]["general"]["benchmarks"]} == {
+        "PPL",
+        "GSM",
+        "BBH",
+        "MMLU",
+        "TQA",
+    }
+    assert {names.paper_model(m, load_reference()) for m in config["active_models"]} == set(load_reference()["models"])
+    rows = {names.paper_row(r if s is None else f"{r}+{s}") for r, s in layout.eval_rows(config)}
+    assert rows == {"Base", "SFT", "Base§", "SFT§", "Base†", "SFT†", "Base‡", "SFT‡", None}  # None: random neurons

@@ -1,0 +1,121 @@
+"""The paper grid's road, end to end through Snakemake on CPU (``pytest -m paper_paths``; not in ``make test``).
+
+config.yaml with tests/configs/paper_paths.yaml on top: the model comes from a Hugging Face cache under its hub
+id with the hub switched off (HF_HUB_OFFLINE=1), as on a compute node; every dataset is read with config.yaml's
+own load_dataset or URL call from a mirror in the real repository's layout; SFT and DPO run in bf16 with
+activation checkpointing and pure sigmoid DPO; the beaver judge scores in bf16; the general benchmarks run with
+the paper's protocols, one job per row and benchmark; Tables 1/8, the headline and the paper comparison close it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from safety_neurons.models.loading import load_base
+from tests.conftest import LOCAL, REPO, copy_workflow
+from tests.fixtures.mirrors import (
+    CONFIG,
+    URL_ROOT,
+    hub_cache,
+    mirror_files,
+    mirrored_datasets,
+    write_beaver,
+    write_mirrors,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.paper_paths]
+TARGETS = ["results/tables/table8.csv", "results/tables/paper_comparison.csv", "results/tables/headline.txt"]
+
+
+@pytest.fixture(scope="module")
+def paper_run(llama_base, tokenizer_dir, world, tmp_path_factory) -> Path:
+    """The workflow run to the tables on the paper's configuration, offline."""
+    root = tmp_path_factory.mktemp("paper_paths")
+    fp16 = root / "llama2_fp16"  # published as Llama-2-7b-hf is: float16 weights (dtype auto keeps them)
+    load_base(llama_base).to(torch.float16).save_pretrained(fp16)
+    cache = hub_cache(root / "hub", "meta-llama/Llama-2-7b-hf", {f.name: f for f in fp16.iterdir()})
+    cache = hub_cache(cache, "meta-llama/Llama-2-7b-hf", {f.name: f for f in llama_base.glob("*token*")})
+    beaver = write_beaver(root / "beaver", tokenizer_dir)
+    hub_cache(cache, CONFIG["judges"]["beaver_cost"]["hub_id"], {f.name: f for f in beaver.iterdir()})
+    mirrors = write_mirrors(mirror_files(world, root / "files"), root / "mirrors")
+    (root / "wd").mkdir()
+    wd = copy_workflow(root / "wd")
+    shutil.copy2(REPO / "tests" / "configs" / "paper_paths.yaml", wd / "tests" / "configs" / "paper_paths.yaml")
+    cot = CONFIG["evaluation"]["general"]["benchmarks"]["bbh"]["options"]["cot_prompts"]
+    overlay = {
+        "datasets": mirrored_datasets(mirrors),
+        "evaluation": {
+            "general": {
+                "benchmarks": {"bbh": {"options": {"cot_prompts": cot.replace(URL_ROOT, f"file://{mirrors}/")}}}
+            }
+        },
+    }
+    (wd / "tests" / "configs" / "mirrors.yaml").write_text(yaml.safe_dump(overlay))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HUB_CACHE=str(cache))
+    env |= {"HF_HOME": str(root / "hf_home"), "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+    configs = ["--configfile", "tests/configs/paper_paths.yaml", "tests/configs/mirrors.yaml"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *LOCAL, *configs, "--", *TARGETS],
+        cwd=wd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return wd
+
+
+def test_training_ran_bf16_with_checkpointing_and_pure_sigmoid_dpo(paper_run):
+    for stage in ("sft", "dpo_hh_harmless"):
+        m = json.loads((paper_run / f"results/llama2/s1/{stage}/adapter_metrics.json").read_text())
+        assert m["precision"] == {
+            "device": "cpu",
+            "dtype": "bfloat16",
+            "bf16_mixed": True,
+            "activation_checkpointing": True,
+        }, stage
+        assert m["steps"] >= 2 and math.isfinite(m["loss_last"]), stage
+    dpo = json.loads((paper_run / "results/llama2/s1/dpo_hh_harmless/adapter_metrics.json").read_text())
+    assert dpo["loss_type"] == ["sigmoid"] and dpo["loss_weights"] is None and dpo["beta"] == 0.1
+
+
+def test_the_base_came_from_the_hub_cache_in_its_own_dtype(paper_run):
+    assert load_base(paper_run / "resources/base/llama2", "auto").dtype == torch.float16
+    logs = "".join(p.read_text() for p in (paper_run / "logs").rglob("*.log"))
+    assert "in torch.float16 (dtype: auto)" in logs  # analysis jobs ran the checkpoint's dtype, not float32
+
+
+def test_every_dataset_was_read_with_config_yamls_call(paper_run):
+    logs = {p.stem: p.read_text() for p in (paper_run / "logs" / "prepare_dataset").glob("*.log")}
+    assert logs
+    for name, log in logs.items():
+        spec = CONFIG["datasets"][name]
+        if "hub" in spec:
+            for key, value in spec["hub"].items():
+                if key != "path":
+                    assert f"{key}={value!r}" in log, (name, key)
+            assert f"{spec['hub']['path']}'" in log, name
+        else:
+            assert spec["url"].split("githubusercontent.com/")[1].replace("{task}", "") in log.replace("{task}", "")
+
+
+def test_tables_are_finite_and_compared_with_the_paper(paper_run):
+    t8 = pd.read_csv(paper_run / "results/tables/table8.csv")
+    values = t8.drop(columns=["model", "row"])
+    assert len(t8) >= 9 and values.notna().all().all() and (values.abs() < 1e6).all().all()
+    versus = pd.read_csv(paper_run / "results/tables/paper_comparison.csv")
+    t8v = versus[versus["table"] == "Table 8"]
+    assert set(t8v["paper_model"]) == {"Llama2"} and len(t8v) == 9 * 9  # Base/SFT/DPO, M1 + †‡§; 9 columns
+    assert set(versus["table"]) >= {"Table 8", "Table 1", "t-test"}
