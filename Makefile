@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo demo-full test lint clean-demo
+.PHONY: install demo demo-full test test-paper-paths lint clean-demo
 DEMO := --configfile configs/tiny.yaml configs/demo.yaml
 FULL := --configfile configs/tiny.yaml
 # Console: progress lines only (which stage, how far); each job's details stay in logs/ and benchmarks/.
@@ -39,6 +39,9 @@ demo-full: install
 test: install
 	ruff check .
 	pytest -q --durations=15
+
+test-paper-paths: install   # config.yaml's road end to end on CPU, offline (about 10 min; not in make test)
+	pytest -m paper_paths -q --durations=5
 
 lint: install
 	ruff check .
