@@ -130,6 +130,8 @@ def table1_rows(ref: dict, names: RunNames, t1: pd.DataFrame) -> list[dict]:
         note = "" if label[-1] != "§" or names.table_k == paper["table_k"] else f"run k = {names.table_k}"
         for name in [c.removeprefix("C_") for c in r if c.startswith("C_") and c[2:] in names.kinds]:
             column = names.column(name)
+            if column not in published:  # a set the paper did not table
+                continue
             lo, hi = r[f"C_{name}_lo"], r[f"C_{name}_hi"]
             inside = bool(lo <= published[column] <= hi) if np.isfinite([lo, hi]).all() else None
             out.append(
