@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from safety_neurons.evaluation.metrics import GENERAL_FOR_DELTA
+from safety_neurons.evaluation.metrics import GENERAL_FOR_DELTA, causal_effect, delta_gen
 from safety_neurons.reporting.tables import STAGE_LABELS
 
 REFERENCE = Path(__file__).with_name("paper_values.yaml")
@@ -110,11 +110,11 @@ def table8_rows(ref: dict, names: RunNames, t8: pd.DataFrame) -> list[dict]:
 def paper_table1(published: Mapping[str, list[float]], columns: list[str], m1: str, row: str) -> dict[str, float]:
     """Table 1's entries of one patched row from Table 8's means, as the paper derives them: C per safety set
     (Eq. 4, guide = DPO) and ΔGen (mean change of GSM, BBH, MMLU, TQA)."""
-    value = {c: dict(zip(columns, published[label], strict=True)) for c, label in (("u", m1), ("p", row), ("g", "DPO"))}
-    out = {s: (value["p"][s] - value["u"][s]) / (value["g"][s] - value["u"][s]) for s in SAFETY_COLUMNS.values()}
+    u, p, g = (dict(zip(columns, published[label], strict=True)) for label in (m1, row, "DPO"))
+    out = {s: causal_effect(p[s], u[s], g[s]) for s in SAFETY_COLUMNS.values()}
     out["C mean"] = float(np.mean(list(out.values())))
-    gen = [GENERAL_COLUMNS[b] for b in GENERAL_FOR_DELTA]
-    out["ΔGen"] = float(np.mean([value["p"][c] - value["u"][c] for c in gen]))
+    benchmarks = {b: GENERAL_COLUMNS[b] for b in GENERAL_FOR_DELTA}
+    out["ΔGen"] = delta_gen({b: p[c] for b, c in benchmarks.items()}, {b: u[c] for b, c in benchmarks.items()})
     return out
 
 
