@@ -22,7 +22,8 @@ rule alignment_check:
         mem_mb=memory,
     params:
         code=code("alignment_check"),
-        hp=lambda wc: config["alignment_check"] | {"cpu_precision": cpu_precision(wc)},
+        hp=lambda wc: config["alignment_check"]
+        | {"cpu_precision": cpu_precision(wc), "neuron_site": model_spec(wc)["neuron_site"]},
         chat_format=config["chat_format"],
         dtype=lambda wc: model_spec(wc)["dtype"],
     script:

@@ -15,6 +15,8 @@ rule download_base:
         code=code("download_base"),
         hub_id=lambda wc: model_spec(wc)["hub_id"],
         revision=lambda wc: model_spec(wc)["revision"],
+        architecture=lambda wc: model_spec(wc)["architecture"],
+        neuron_site=lambda wc: model_spec(wc)["neuron_site"],
     script:
         "../scripts/download_base.py"
 

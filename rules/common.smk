@@ -121,7 +121,7 @@ def result_params(section):
     """Input function: a training section without its run-only settings (changing those reruns nothing), with
     the model's CPU precision switch."""
     kept = {k: v for k, v in section.items() if k not in RUN_ONLY and k != "preferences"}
-    return lambda wc: kept | {"cpu_precision": cpu_precision(wc)}
+    return lambda wc: kept | {"cpu_precision": cpu_precision(wc), "neuron_site": model_spec(wc)["neuron_site"]}
 
 
 # ---------------------------------------------------------------------------------------- input functions
@@ -236,6 +236,7 @@ def general_params(wc):
         "chat_format": config["chat_format"],
         "dtype": model_spec(wc)["dtype"],
         "cpu_precision": cpu_precision(wc),
+        "neuron_site": model_spec(wc)["neuron_site"],
     }
 
 
@@ -261,6 +262,7 @@ def safeguard_params(wc):
         "disjoint": config["neurons"]["random_disjoint"],
         "chat_format": config["chat_format"],
         "cpu_precision": cpu_precision(wc),
+        "neuron_site": model_spec(wc)["neuron_site"],
     }
 
 
@@ -270,6 +272,7 @@ def generation_params(section, wc, source, m1):
         "chat_format": config["chat_format"],
         "dtype": model_spec(wc)["dtype"],
         "cpu_precision": cpu_precision(wc),
+        "neuron_site": model_spec(wc)["neuron_site"],
         "source": source,
         "m1": m1,
     }
@@ -282,6 +285,7 @@ def model_params(wc):
         "exclude_layers": model_spec(wc)["exclude_layers"],
         "dtype": model_spec(wc)["dtype"],
         "cpu_precision": cpu_precision(wc),
+        "neuron_site": model_spec(wc)["neuron_site"],
         "model": wc.model,
         "n_layers": model_spec(wc)["n_layers"],
         "d_mlp": model_spec(wc)["d_mlp"],

@@ -98,6 +98,7 @@ rule neuron_vocabulary:
         code=code("value_vectors"),
         models=layout.value_vector_models(config),
         dtypes=[config["models"][m]["dtype"] for m in layout.value_vector_models(config)],
+        sites=[config["models"][m]["neuron_site"] for m in layout.value_vector_models(config)],
         cpu_precision=config["cpu_precision"],
         top=config["experiments"]["value_vectors"]["top"],
         tokens=config["experiments"]["value_vectors"]["tokens"],

@@ -7,11 +7,11 @@ from safety_neurons.workflow.script import job
 
 with job(snakemake, torch_threads=False):
     p, rows = snakemake.params, []
-    for model, dtype, base, scores in zip(
-        p.models, p.dtypes, snakemake.input.base, snakemake.input.scores, strict=True
+    for model, dtype, site, base, scores in zip(
+        p.models, p.dtypes, p.sites, snakemake.input.base, snakemake.input.scores, strict=True
     ):
         device, dtype = placement(dtype, p.cpu_precision)
-        lm = load_base(base, dtype, device)
+        lm = load_base(base, dtype, device, site)
         found = top_tokens(lm, load_tokenizer(base), load_ranking(scores), p.top, p.tokens)
         rows += [r | {"model": model} for r in found]
     write_csv(rows, snakemake.output[0])

@@ -15,6 +15,7 @@ from safety_neurons.data.loaders import load
 from safety_neurons.data.synthetic import WORLD_FILES, write_world
 from safety_neurons.files import write_jsonl
 from safety_neurons.models import tiny
+from safety_neurons.neurons.hooks import DEFAULT_SITE
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
@@ -87,19 +88,19 @@ def generation_params(**overrides):
     from safety_neurons.workflow.contracts import GenerationParams
 
     p = dict(dtype="float32", cpu_precision="float32", chat_format="tulu", batch_size=2, max_new_tokens=2)
-    return GenerationParams.of(p | dict(source="main-top", m1="sft", ks=[0]) | overrides)
+    return GenerationParams.of(p | dict(source="main-top", m1="sft", ks=[0], neuron_site=DEFAULT_SITE) | overrides)
 
 
-def random_ia3(base_dir: Path, out_dir: Path, seed: int, spread: float) -> Path:
-    """A real peft (IA)3 adapter on down_proj with random vectors 1 +- spread, saved like a trained one."""
-    from peft import IA3Config, get_peft_model
+def random_ia3(base_dir: Path, out_dir: Path, seed: int, spread: float, site: str = DEFAULT_SITE) -> Path:
+    """A real peft (IA)3 adapter on the neuron sites (down_proj) with random vectors 1 +- spread, saved as the
+    trainers save theirs."""
+    from peft import get_peft_model
 
     from safety_neurons.neurons.policies import load_base
+    from safety_neurons.training.trainers import adapter_config
 
-    model = get_peft_model(
-        load_base(base_dir),
-        IA3Config(task_type="CAUSAL_LM", target_modules=["down_proj"], feedforward_modules=["down_proj"]),
-    )
+    hp = {"adapter": "ia3", "neuron_site": site}
+    model = get_peft_model(load_base(base_dir, neuron_site=site), adapter_config(hp))
     g = torch.Generator().manual_seed(seed)
     for name, p in model.named_parameters():
         if "ia3_l" in name:

@@ -37,7 +37,7 @@ def check(
     """Per policy and prompt set: refusal/answer rates and a few example responses."""
     device, dtype = placement(dtype, hp["cpu_precision"])
     tok = load_tokenizer(base_dir)
-    base = load_base(base_dir, dtype, device)
+    base = load_base(base_dir, dtype, device, hp["neuron_site"])
     sets = {
         name: [prompt_text(r["prompt"].strip(), tok, chat_format) for r in _first(path, hp["n_prompts"])]
         for name, path in (("harmful", harmful), ("harmless", harmless))

@@ -13,23 +13,16 @@ from pathlib import Path
 import torch
 
 from safety_neurons.files import atomic_text
-from safety_neurons.neurons.hooks import neuron_sites
+from safety_neurons.neurons.hooks import down_weight, final_norm, neuron_sites
 
 SEPARATOR = " | "  # "|" inside a token is always escaped, so an unescaped one only ever separates tokens
 _ESCAPES = {"\\": "\\\\", "|": "\\|", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f", "\v": "\\v"}
 
 
-def final_norm(model: torch.nn.Module) -> torch.nn.Module:
-    """The norm before the unembedding (``model.model.norm`` in Llama/Mistral/Gemma/Qwen2), unwrapping peft."""
-    if hasattr(model, "get_base_model"):
-        model = model.get_base_model()
-    return model.model.norm
-
-
 @torch.no_grad()
 def value_logits(model: torch.nn.Module, layer: int, neurons: list[int]) -> torch.Tensor:
     """Logits [len(neurons), vocab] of the down_proj columns of ``neurons`` in ``layer``, in float32."""
-    columns = neuron_sites(model)[layer].weight[:, neurons].T  # [n, d_model]
+    columns = down_weight(neuron_sites(model)[layer])[:, neurons].T  # [n, d_model]
     return model.get_output_embeddings()(final_norm(model)(columns)).float()
 
 

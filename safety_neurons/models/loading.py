@@ -1,12 +1,14 @@
-"""Loading a base model and its tokenizer, and where to run them; no hooks, so training code stays light."""
+"""Loading a base model (knowing where its neurons are) and its tokenizer, and where to run them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from safety_neurons.files import UserError
+from safety_neurons.neurons.hooks import DEFAULT_SITE, neuron_sites, set_site
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -48,8 +50,9 @@ def load_tokenizer(base_dir: str | Path):
     return tok
 
 
-def load_base(base_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
-    """The base model in eval mode on ``device``; a truncated weights file names its path."""
+def load_base(base_dir: str | Path, dtype: str = "float32", device: str = "cpu", neuron_site: str = DEFAULT_SITE):
+    """The base model in eval mode on ``device``, knowing where its neurons are (``hooks.set_site``); a truncated
+    weights file names its path."""
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
@@ -59,7 +62,7 @@ def load_base(base_dir: str | Path, dtype: str = "float32", device: str = "cpu")
         model = AutoModelForCausalLM.from_pretrained(_checked_dir(base_dir, "config.json"), dtype=torch_dtype(dtype))
     except (SafetensorError, OSError) as e:
         raise ArtifactError(f"{base_dir}: the model's weights cannot be read ({e})") from None
-    return model.to(device).eval()
+    return set_site(model.to(device).eval(), neuron_site)
 
 
 HUB_FILES = ["*.json", "*.safetensors", "*.model", "tokenizer*"]  # weights, config, tokenizer; no .bin/.pth copies
@@ -69,10 +72,24 @@ class HubUnavailable(UserError):
     """A hub model is neither reachable nor in the local Hugging Face cache."""
 
 
-def download(hub_id: str, revision: str, out_dir: str | Path) -> None:
-    """Snapshot a hub model (weights, config, tokenizer) through the Hugging Face cache, then copy it into
-    ``out_dir`` atomically; run once per model. With ``HF_HUB_OFFLINE=1`` (compute nodes without internet)
-    the cache must already hold the revision: a shared, pre-filled ``HF_HOME`` serves it."""
+def check_snapshot(model_dir: str | Path, key: str, architecture: str, neuron_site: str) -> None:
+    """Where the model is downloaded, before any GPU job: the checkpoint is the configured class and has the
+    configured neuron site (checked on an empty meta-device copy; no weights are read)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(model_dir)
+    found = (config.architectures or ["no architectures entry"])[0]
+    if found != architecture:
+        raise UserError(f"config key {key}.architecture: {architecture!r}, but {model_dir} holds a {found}")
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    neuron_sites(set_site(model, neuron_site))
+
+
+def download(hub_id: str, revision: str, out_dir: str | Path, check: Callable[[Path], None] | None = None) -> None:
+    """Snapshot a hub model (weights, config, tokenizer) through the Hugging Face cache, ``check`` it (e.g.
+    ``check_snapshot``), then copy it into ``out_dir`` atomically; run once per model. With ``HF_HUB_OFFLINE=1``
+    (compute nodes without internet) the cache must already hold the revision: a pre-filled ``HF_HOME`` serves it."""
     import shutil
 
     from huggingface_hub import constants, snapshot_download
@@ -88,6 +105,8 @@ def download(hub_id: str, revision: str, out_dir: str | Path) -> None:
             f" (offline: {constants.HF_HUB_OFFLINE}); fill the cache on a host with internet:"
             f" hf download {hub_id} --revision {revision}"
         ) from None
+    if check is not None:
+        check(snapshot)
     with staged_dir(out_dir) as tmp:
         for f in snapshot.rglob("*"):
             rel = f.relative_to(snapshot)

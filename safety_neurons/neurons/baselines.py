@@ -25,7 +25,7 @@ import torch
 from safety_neurons.data.formats import adds_special_tokens, prompt_text, render
 from safety_neurons.neurons.change_scores import ChangeScores, rank
 from safety_neurons.neurons.decoding import start_positions
-from safety_neurons.neurons.hooks import mlp_width, neuron_sites
+from safety_neurons.neurons.hooks import down_weight, mlp_width, neuron_sites
 from safety_neurons.neurons.policies import Policy, as_policy
 
 METHODS = ("wanda", "sn_tune")
@@ -90,8 +90,8 @@ def _accumulate(pol: Policy, sums: _Sums, ids: torch.Tensor, attn: torch.Tensor)
 
 
 def down_weights(model) -> list[torch.Tensor]:
-    """Per layer, the ``down_proj`` weight [d_model, d_mlp] that reads the neurons (a merged copy's for LoRA)."""
-    return [site.weight.detach() for site in neuron_sites(model)]
+    """Per layer, the weight [d_model, d_mlp] that reads the neurons (a merged copy's for LoRA)."""
+    return [down_weight(site).detach() for site in neuron_sites(model)]
 
 
 def wanda_scores(sums: _Sums, weights: list[torch.Tensor], agg: str) -> torch.Tensor:

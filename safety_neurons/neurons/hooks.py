@@ -1,4 +1,5 @@
-"""Where a neuron lives: the input of each layer's ``mlp.down_proj`` (its ``base_layer`` under peft).
+"""Where a neuron lives: the input of each layer's ``mlp.down_proj`` (its ``base_layer`` under peft), or of the
+module that ``models.<m>.neuron_site`` names for families whose MLP output projection is called otherwise.
 
 This is the only module that registers hooks, and ``hooked`` the one way to do it: hooks kept for a block,
 scales and callback switched by ``NeuronHooks.set`` (``Policy.active`` is the one-shot form built on it).
@@ -11,6 +12,7 @@ switch, so patched decoding pays no per-step registration cost.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -24,40 +26,113 @@ HOOK_POINT = "blocks.{layer}.mlp.hook_post"  # the TransformerLens name of the s
 OnActivation = Callable[[int, torch.Tensor], torch.Tensor | None]
 
 
+DEFAULT_SITE = "model.layers.*.mlp.down_proj"  # config models.<m>.neuron_site: `*` stands for the layer index
 # Families checked by tests/unit/models/test_architectures.py (and the paper's Llama-2, Mistral, Gemma, Qwen2).
 SUPPORTED = "Llama (2, 3), Mistral, Qwen2, Qwen3, Gemma, Gemma-2, Phi-3, OLMo-2"
+OTHER_SITES = {  # families whose neurons sit elsewhere, each tested with its site configured
+    "GPT-NeoX": "gpt_neox.layers.*.mlp.dense_4h_to_h",
+    "Phi-2": "model.layers.*.mlp.fc2",
+    "OPT": "model.decoder.layers.*.fc2",
+    "GPT-2": "transformer.h.*.mlp.c_proj",
+}
 
 
 class UnsupportedModel(UserError):
-    """A model whose decoder layers have no ``mlp.down_proj``: its neurons have no site here."""
+    """A model without the configured neuron site: the error says how to configure one."""
+
+
+def split_site(site: str) -> tuple[str, str]:
+    """('model.layers', 'mlp.down_proj') of 'model.layers.*.mlp.down_proj': the decoder blocks, and the module
+    in each block whose input holds the neurons."""
+    layers, _, module = site.partition(".*.")
+    if not layers or not module or "*" in module:
+        raise UnsupportedModel(f"neuron_site {site!r}: expected '<layers>.*.<module>', e.g. {DEFAULT_SITE!r}")
+    return layers, module
+
+
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The transformers model under a peft wrapper (the model itself otherwise)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def set_site(model: nn.Module, site: str) -> nn.Module:
+    """Record where ``model``'s neurons live (``models.<m>.neuron_site``); every reader below follows it."""
+    split_site(site)
+    model.neuron_site = site
+    return model
+
+
+def site_of(model: nn.Module) -> str:
+    return getattr(unwrapped(model), "neuron_site", DEFAULT_SITE)
+
+
+def _module(root: nn.Module, path: str) -> nn.Module | None:
+    for name in path.split("."):
+        root = getattr(root, name, None)
+    return root
+
+
+def _unsupported(model: nn.Module, site: str, what: str) -> UnsupportedModel:
+    others = "; ".join(f"{family}: {s!r}" for family, s in OTHER_SITES.items())
+    return UnsupportedModel(
+        f"{type(model).__name__}: {what} neuron site {site!r} (tested as is: {SUPPORTED}); set "
+        f"models.<model>.neuron_site to the module whose input holds the MLP neurons, as '<layers>.*.<module>' "
+        f"(tested: {others})"
+    )
 
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList:
     """The decoder blocks of a causal LM, unwrapping peft when present."""
-    if hasattr(model, "get_base_model"):
-        model = model.get_base_model()
-    layers = getattr(getattr(model, "model", None), "layers", None)
-    if layers is None or not all(hasattr(getattr(layer, "mlp", None), "down_proj") for layer in layers):
-        raise UnsupportedModel(
-            f"{type(model).__name__}: no neuron site (the input of every decoder layer's mlp.down_proj at "
-            f"model.layers); families with one: {SUPPORTED}"
-        )
+    base, site = unwrapped(model), site_of(model)
+    layers_path, module_path = split_site(site)
+    layers = _module(base, layers_path)
+    if not isinstance(layers, nn.ModuleList) or not all(_module(layer, module_path) for layer in layers):
+        raise _unsupported(base, site, "no")
     return layers
 
 
 def neuron_sites(model: nn.Module) -> list[nn.Module]:
-    """Per layer, the module whose input holds the neurons: ``down_proj``, or its ``base_layer`` under peft."""
+    """Per layer, the module whose input holds the neurons (``mlp.down_proj`` by default), or its
+    ``base_layer`` under peft: a Linear, or GPT-2's transposed Conv1D."""
+    _, module_path = split_site(site_of(model))
     sites = []
     for layer in decoder_layers(model):
-        down = layer.mlp.down_proj
-        sites.append(getattr(down, "base_layer", down))
+        module = _module(layer, module_path)
+        module = getattr(module, "base_layer", module)
+        if not isinstance(module, nn.Linear) and type(module).__name__ != "Conv1D":
+            raise _unsupported(unwrapped(model), site_of(model), f"a {type(module).__name__}, not a linear map, at")
+        sites.append(module)
     return sites
 
 
+def down_weight(site: nn.Module) -> torch.Tensor:
+    """The weight [d_model, d_mlp] that reads the neurons (Conv1D stores it transposed)."""
+    return site.weight if isinstance(site, nn.Linear) else site.weight.T
+
+
 def mlp_width(model: nn.Module) -> tuple[int, int]:
-    """(n_layers, d_mlp) of a model, read from its down_proj weights."""
+    """(n_layers, d_mlp) of a model, read from its neuron sites' weights."""
     sites = neuron_sites(model)
-    return len(sites), sites[0].weight.shape[1]
+    return len(sites), down_weight(sites[0]).shape[1]
+
+
+def site_pattern(site: str) -> str:
+    """A regex that fully matches each neuron site's module name and captures its layer (peft's
+    ``target_modules``; the (IA)3 check)."""
+    layers, module = split_site(site)
+    return rf"(?:.*\.)?{re.escape(layers)}\.(\d+)\.{re.escape(module)}"
+
+
+def final_norm(model: nn.Module) -> nn.Module:
+    """The norm before the unembedding, beside the decoder blocks (``model.norm`` in Llama/Mistral/Gemma/Qwen2,
+    ``final_layernorm`` in Phi, ``final_layer_norm`` in GPT-NeoX/OPT, ``ln_f`` in GPT-2)."""
+    base, site = unwrapped(model), site_of(model)
+    parent_path = split_site(site)[0].rpartition(".")[0]
+    parent = _module(base, parent_path) if parent_path else base
+    for name in ("norm", "final_layernorm", "final_layer_norm", "ln_f"):
+        if isinstance(getattr(parent, name, None), nn.Module):
+            return getattr(parent, name)
+    raise _unsupported(base, site, "no final norm beside the blocks of the")
 
 
 class NeuronHooks:
@@ -69,6 +144,12 @@ class NeuronHooks:
         self._handles = [
             site.register_forward_pre_hook(self._hook(layer)) for layer, site in enumerate(neuron_sites(model))
         ]
+        self._tokens: tuple[int, int] = (0, 0)  # (batch, seq) of the current forward: OPT flattens them
+        self._handles.append(unwrapped(model).register_forward_pre_hook(self._record_tokens, with_kwargs=True))
+
+    def _record_tokens(self, _module, args, kwargs) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        self._tokens = tuple((ids if ids is not None else kwargs["inputs_embeds"]).shape[:2])
 
     def _hook(self, layer: int):
         def hook(_module, args):
@@ -78,9 +159,10 @@ class NeuronHooks:
             if self.scales is not None:
                 x = (x.float() * self.scales[layer]).to(x.dtype)  # in fp32, as peft applies (IA)3
             if self.on_activation is not None:
-                replaced = self.on_activation(layer, x)
+                flat = x.dim() == 2  # [batch * seq, d_mlp]: callbacks see [batch, seq, d_mlp]
+                replaced = self.on_activation(layer, x.view(*self._tokens, -1) if flat else x)
                 if replaced is not None:
-                    x = replaced
+                    x = replaced.view(x.shape) if flat else replaced
             return (x, *args[1:])
 
         return hook

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import torch
 
 from safety_neurons.files import ArtifactError, MissingArtifact, load_tensors
 from safety_neurons.models.loading import load_base, load_tokenizer, placement  # noqa: F401  (re-exported: models.load_base, …)
-from safety_neurons.neurons.hooks import OnActivation, hooked, mlp_width
+from safety_neurons.neurons.hooks import DEFAULT_SITE, OnActivation, hooked, mlp_width, site_of, site_pattern
 
 
 def adapter_type(adapter_dir: str | Path) -> str:
@@ -29,15 +30,17 @@ def adapter_type(adapter_dir: str | Path) -> str:
     return json.loads(path.read_text())["peft_type"]
 
 
-def ia3_vectors(adapter_dir: str | Path, n_layers: int, d_mlp: int) -> list[torch.Tensor]:
-    """Per-layer (IA)3 vectors of a down_proj-only adapter, checked against the model: one finite vector of
-    length d_mlp for each of its layers, none for a layer it does not have."""
+def ia3_vectors(adapter_dir: str | Path, n_layers: int, d_mlp: int, site: str = DEFAULT_SITE) -> list[torch.Tensor]:
+    """Per-layer (IA)3 vectors of an adapter on the neuron sites only, checked against the model: one finite
+    vector of length d_mlp for each of its layers, none for a layer it does not have."""
     path = Path(adapter_dir) / "adapter_model.safetensors"
     vectors: list[torch.Tensor | None] = [None] * n_layers
+    pattern = re.compile(site_pattern(site) + r"\.ia3_l")
     for key, value in load_tensors(path).items():
-        if not key.endswith("down_proj.ia3_l"):
-            raise ArtifactError(f"{path}: unexpected (IA)3 weight {key!r}; only down_proj is supported")
-        layer = int(key.split(".layers.")[1].split(".")[0])
+        match = pattern.fullmatch(key)
+        if match is None:
+            raise ArtifactError(f"{path}: unexpected (IA)3 weight {key!r}; only the neuron site {site!r} is supported")
+        layer = int(match.group(1))
         if layer >= n_layers:
             raise ArtifactError(f"{path}: {key} is for layer {layer}, the model has {n_layers} layers")
         if value.numel() != d_mlp:
@@ -47,17 +50,17 @@ def ia3_vectors(adapter_dir: str | Path, n_layers: int, d_mlp: int) -> list[torc
         vectors[layer] = value.float().flatten()
     missing = [i for i, v in enumerate(vectors) if v is None]
     if missing:
-        raise ArtifactError(f"{path}: no down_proj (IA)3 vector for layers {missing}")
+        raise ArtifactError(f"{path}: no (IA)3 vector at {site!r} for layers {missing}")
     return vectors  # type: ignore[return-value]
 
 
-def stacked_scales(adapter_dirs: list[str | Path], n_layers: int, d_mlp: int) -> list[torch.Tensor] | None:
+def stacked_scales(adapter_dirs: list[str | Path], n_layers: int, d_mlp: int, site: str = DEFAULT_SITE):
     """Product over adapters of their (IA)3 vectors, per layer; None for the bare base model."""
     if not adapter_dirs:
         return None
-    scales = ia3_vectors(adapter_dirs[0], n_layers, d_mlp)
+    scales = ia3_vectors(adapter_dirs[0], n_layers, d_mlp, site)
     for d in adapter_dirs[1:]:
-        scales = [s * v for s, v in zip(scales, ia3_vectors(d, n_layers, d_mlp), strict=True)]
+        scales = [s * v for s, v in zip(scales, ia3_vectors(d, n_layers, d_mlp, site), strict=True)]
     return scales
 
 
@@ -98,7 +101,7 @@ def policy(name: str, base_model, adapter_dirs: list[str | Path]) -> Policy:
     """A policy over ``base_model``: shared weights for (IA)3 stacks, a merged copy for LoRA."""
     types = {adapter_type(d) for d in adapter_dirs}
     if types <= {"IA3"}:
-        scales = stacked_scales(adapter_dirs, *mlp_width(base_model))
+        scales = stacked_scales(adapter_dirs, *mlp_width(base_model), site_of(base_model))
         if scales is not None:
             device = next(base_model.parameters()).device
             scales = [s.to(device=device, dtype=torch.float32) for s in scales]

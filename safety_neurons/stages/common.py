@@ -12,6 +12,6 @@ def load(base_dir: str, p: ModelParams | SafeguardParams):
     from safety_neurons.models.loading import load_base, load_tokenizer, placement
 
     device, torch_dtype = placement(p.dtype, p.cpu_precision)
-    model = load_base(base_dir, torch_dtype, device)
+    model = load_base(base_dir, torch_dtype, device, p.neuron_site)
     logging.getLogger(__name__).info("%s on %s in %s (dtype: %s)", base_dir, device, model.dtype, p.dtype)
     return load_tokenizer(base_dir), model

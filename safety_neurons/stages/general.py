@@ -23,7 +23,15 @@ def general_eval(inp: Mapping, gsource: str, p: GeneralEvalParams) -> dict[str, 
         neurons = {int(layer): ids for layer, ids in sweep_sets(inp["sets"][0], gsource, [p.k])[p.k].items()}
     guide = adapter_dirs(inp["guide"]) if inp["guide"] else None
     lm = load_eval_lm(
-        inp["base"], adapter_dirs(inp["m1"]), guide, neurons, p.dtype, p.batch_size, p.chat_format, p.cpu_precision
+        inp["base"],
+        adapter_dirs(inp["m1"]),
+        guide,
+        neurons,
+        p.dtype,
+        p.batch_size,
+        p.chat_format,
+        p.cpu_precision,
+        p.neuron_site,
     )
     return {b: evaluate(b, lm, read_jsonl(inp[f"data_{b}"]), _options(inp, b, o)) for b, o in p.benchmarks.items()}
 

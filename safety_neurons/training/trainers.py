@@ -13,7 +13,7 @@ from safety_neurons.data.formats import render, tokenize_chat
 from safety_neurons.data.loaders import split_chat
 from safety_neurons.files import ArtifactError, read_jsonl, staged_dir, write_json
 from safety_neurons.models.loading import load_base, load_tokenizer, placement
-from safety_neurons.neurons.hooks import neuron_sites
+from safety_neurons.neurons.hooks import neuron_sites, site_pattern
 from safety_neurons.progress import progress
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
@@ -21,14 +21,16 @@ METRICS_FILE = "adapter_metrics.json"  # beside the adapter, named so the three 
 
 
 def adapter_config(hp: dict):
-    """The peft config: (IA)3 on down_proj as in the paper (target = feedforward module), or LoRA."""
+    """The peft config on every neuron site (down_proj by default): (IA)3 as in the paper (target = feedforward
+    module, so it scales the site's input, the neurons), or LoRA."""
     from peft import IA3Config, LoraConfig
 
+    sites = site_pattern(hp["neuron_site"])  # a regex: peft matches it against each module's full name
     if hp["adapter"] == "ia3":
-        return IA3Config(task_type="CAUSAL_LM", target_modules=["down_proj"], feedforward_modules=["down_proj"])
+        return IA3Config(task_type="CAUSAL_LM", target_modules=sites, feedforward_modules=sites)
     return LoraConfig(
         task_type="CAUSAL_LM",
-        target_modules=["down_proj"],
+        target_modules=sites,
         r=hp["lora_r"],
         lora_alpha=hp["lora_alpha"],
         lora_dropout=0.0,
@@ -154,7 +156,7 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
     rows = [r for r in rows if any(r["assistant_masks"])]
     device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp["cpu_precision"])
     on_gpu = device == "cuda"
-    model = load_base(base_dir, dtype, device).train()
+    model = load_base(base_dir, dtype, device, hp["neuron_site"]).train()
     neuron_sites(model)  # a family without the neuron site fails here, saying which have one, not inside peft
     args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
     trainer = SFTTrainer(
@@ -194,7 +196,7 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
     records = read_jsonl(data_path)[: hp.get("max_examples") or None]
     device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp["cpu_precision"])
     on_gpu = device == "cuda"
-    base = load_base(base_dir, dtype, device)
+    base = load_base(base_dir, dtype, device, hp["neuron_site"])
     neuron_sites(base)
     model = PeftModel.from_pretrained(base, sft_dir).merge_and_unload().train()
     args = DPOConfig(

@@ -73,6 +73,7 @@ class ModelParams(StageParams):
     chat_format: str
     batch_size: int
     cpu_precision: str  # `configured`: the configured dtype, bf16 and checkpointing on CPU too
+    neuron_site: str  # where the neurons live: models.<m>.neuron_site
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class SafeguardParams(StageParams):
     d_mlp: int
     disjoint: bool
     chat_format: str
+    neuron_site: str
     dtype: str | None = None
     cpu_precision: str | None = None
     deploy_k: int | None = None

@@ -252,9 +252,8 @@ def time_training(size: str, device: str, steps: int, words: int) -> dict:
             shutil.copy(f, root / "base" / f.name)
         report = {}
         for stage in ("sft", "dpo"):
-            hp = config[stage] | dict(
-                grad_accum=1, epochs=1, logging_steps=1, save_steps=10**9, cpu_precision="configured"
-            )
+            hp = config[stage] | dict(grad_accum=1, epochs=1, logging_steps=1, save_steps=10**9)
+            hp |= dict(cpu_precision="configured", neuron_site=config["models"]["llama2"]["neuron_site"])
             hp["max_examples"] = steps * hp["per_device_batch"]
             if device == "cuda":
                 torch.cuda.reset_peak_memory_stats()

@@ -97,6 +97,14 @@ CONFIG_CASES = {
         "config key evaluation.general.benchmarks_per_job: 'every' is not one of ['one', 'all']",
     ),
     "cpu precision": ("cpu_precision: fp8", "config key cpu_precision: 'fp8' is not one of"),
+    "neuron site without layer": (
+        "models: {tiny_llama: {neuron_site: model.layers.mlp.down_proj}}",
+        "config key models.tiny_llama.neuron_site: 'model.layers.mlp.down_proj' does not match",
+    ),
+    "tiny architecture": (
+        "models: {tiny_llama: {architecture: GPTNeoXForCausalLM}}",
+        "config key models.tiny_llama.architecture: 'GPTNeoXForCausalLM' is not one of",
+    ),
 }
 
 
@@ -152,7 +160,8 @@ def test_snakemake_stops_at_parse_time_with_the_culprit(text, culprit, tmp_path)
 
 def test_stage_params_name_unknown_and_missing_keys():
     with pytest.raises(
-        ParamsError, match=r"GenerationParams: unknown keys \['kss'\], missing keys \['cpu_precision', 'm1'\]"
+        ParamsError,
+        match=r"GenerationParams: unknown keys \['kss'\], missing keys \['cpu_precision', 'm1', 'neuron_site'\]",
     ):
         GenerationParams.of(
             dict(dtype="float32", chat_format="tulu", batch_size=1, max_new_tokens=4, source="x", kss=[])

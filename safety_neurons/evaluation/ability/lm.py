@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from safety_neurons.data.formats import adds_special_tokens, prompt_text
+from safety_neurons.neurons.hooks import DEFAULT_SITE
 from safety_neurons.neurons.patching import hook_pair, index_tensors, patched_generate, patched_logits
 from safety_neurons.neurons.policies import Policy, load_base, load_tokenizer, placement, policy
 from safety_neurons.neurons.sets import Neurons
@@ -114,9 +115,10 @@ def load_eval_lm(
     batch_size: int,
     chat_format: str = "tulu",
     cpu_precision: str = "float32",
+    neuron_site: str = DEFAULT_SITE,
 ) -> EvalLM:
     """M1 (and the guide) over one copy of the base weights, placed on the GPU when there is one."""
     device, dtype = placement(dtype, cpu_precision)
-    base = load_base(base_dir, dtype, device)
+    base = load_base(base_dir, dtype, device, neuron_site)
     guide = None if guide_adapters is None else policy("guide", base, guide_adapters)
     return EvalLM(load_tokenizer(base_dir), policy("m1", base, m1_adapters), guide, neurons, batch_size, chat_format)

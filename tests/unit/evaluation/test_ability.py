@@ -26,6 +26,7 @@ from safety_neurons.evaluation.ability import (
 )
 from safety_neurons.evaluation.ability.scoring import bbh_answer, exact_match, last_number, normalize
 from safety_neurons.neurons import policies as models
+from safety_neurons.neurons.hooks import DEFAULT_SITE
 from tests.conftest import ARCHS, SMALL_SIZES, TINY
 from tests.unit.data.test_loaders import local
 
@@ -343,6 +344,7 @@ def test_one_job_over_several_benchmarks_equals_one_job_each(bases, adapters, it
     inp |= {"data_gsm8k": str(tmp_path / "gsm8k_test.jsonl"), "shots_gsm8k": str(tmp_path / "gsm8k_train.jsonl")}
     options = {"ppl": {"window": 64}, "mmlu": {}, "gsm8k": {"n_shot": 1, "n_items": 3, "max_new_tokens": 6}}
     params = dict(k=0, batch_size=4, chat_format="tulu", dtype="float32", cpu_precision="float32")
+    params["neuron_site"] = DEFAULT_SITE
     together = general_eval(inp, "none", GeneralEvalParams.of(params | {"benchmarks": options}))
     assert list(together) == ["ppl", "mmlu", "gsm8k"]
     for name, opts in options.items():

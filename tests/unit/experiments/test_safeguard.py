@@ -207,6 +207,7 @@ def test_feature_rule_records_the_sweep_union(bases, adapters, ranking, tmp_path
     save_file({"ranking": ranking.to(torch.int32)}, str(tmp_path / "scores.safetensors"))
     write_jsonl([{"id": f"p{i}", "prompt": p} for i, p in enumerate(PROMPTS)], tmp_path / "prompts.jsonl")
     p = dict(ks=[3, 10], seeds=[1], d_mlp=50, disjoint=False, chat_format="tulu", batch_size=2, dtype="float32")
+    p["neuron_site"] = "model.layers.*.mlp.down_proj"
     out = tmp_path / "features.npz"
     safeguard_features(
         str(bases["tiny_llama"]),

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
 
-from safety_neurons.models.loading import load_base, load_tokenizer, placement
+from safety_neurons.files import UserError
+from safety_neurons.models.loading import check_snapshot, load_base, load_tokenizer, placement
+from safety_neurons.neurons.hooks import DEFAULT_SITE as SITE
 from tests.fixtures.mirrors import hub_cache
 
 
@@ -38,11 +40,14 @@ def test_cpu_runs_auto_in_float32_unless_configured():
     assert placement("auto") == ("cpu", "float32") and placement("auto", "configured") == ("cpu", "auto")
 
 
-def download_offline(cache: Path, out: Path) -> subprocess.CompletedProcess:
-    """``download`` of Llama-2-7b-hf in a fresh process with the hub switched off and ``cache`` as its cache."""
+def download_offline(cache: Path, out: Path, architecture: str = "LlamaForCausalLM") -> subprocess.CompletedProcess:
+    """``download`` of Llama-2-7b-hf, checked as rule download_base checks it, in a fresh process with the hub
+    switched off and ``cache`` as its cache."""
     code = (
-        "import sys\nfrom safety_neurons.models.loading import download\n"
-        f"try:\n    download('meta-llama/Llama-2-7b-hf', 'main', {str(out)!r})\n"
+        "import sys\nfrom functools import partial\n"
+        "from safety_neurons.models.loading import check_snapshot, download\n"
+        f"check = partial(check_snapshot, key='models.llama2', architecture={architecture!r}, neuron_site={SITE!r})\n"
+        f"try:\n    download('meta-llama/Llama-2-7b-hf', 'main', {str(out)!r}, check)\n"
         "except Exception as e:\n    sys.exit(f'{type(e).__name__}: {e}')\n"
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(cache), HF_HOME=str(cache.parent / "home"))
@@ -68,3 +73,19 @@ def test_download_of_an_uncached_model_offline_names_it_and_leaves_nothing(tmp_p
     assert proc.stderr.strip().startswith(
         "HubUnavailable: meta-llama/Llama-2-7b-hf@main: not in the Hugging Face cache"
     )
+
+
+def test_a_snapshot_unlike_its_config_entry_is_refused_before_it_is_copied(fp16_checkpoint, tmp_path):
+    files = {f.name: f for f in fp16_checkpoint.iterdir()}
+    proc = download_offline(hub_cache(tmp_path / "hub", "meta-llama/Llama-2-7b-hf", files), tmp_path / "base", "X")
+    assert proc.returncode != 0 and not (tmp_path / "base").exists()
+    assert proc.stderr.strip().startswith("UserError: config key models.llama2.architecture: 'X', but ")
+    assert proc.stderr.strip().endswith("holds a LlamaForCausalLM")
+
+
+def test_the_neuron_site_is_checked_where_the_model_is_downloaded(tmp_path):
+    cfg = GPTNeoXConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=64)
+    GPTNeoXForCausalLM(cfg).save_pretrained(tmp_path)
+    with pytest.raises(UserError, match=r"GPTNeoXForCausalLM: no neuron site 'model.layers.\*.mlp.down_proj'"):
+        check_snapshot(tmp_path, "models.pythia", "GPTNeoXForCausalLM", SITE)
+    check_snapshot(tmp_path, "models.pythia", "GPTNeoXForCausalLM", "gpt_neox.layers.*.mlp.dense_4h_to_h")

@@ -15,6 +15,7 @@ from safety_neurons.neurons import baselines
 from safety_neurons.neurons import policies as models
 from safety_neurons.neurons import sets as neuron_sets
 from safety_neurons.neurons.change_scores import load_ranking
+from safety_neurons.neurons.hooks import DEFAULT_SITE
 from safety_neurons.neurons.sizes import top_fraction_k
 from safety_neurons.stages.baselines import baseline_scores
 from safety_neurons.workflow.contracts import BaselineParams
@@ -124,7 +125,7 @@ def test_baseline_stage_writes_a_neuron_score_file(method, ranking, data, bases,
     p = dict(
         method=method, agg="sum", ranking=ranking, top_fraction=0.05, n_texts=5, selection="first",
         selection_seed=42, batch_size=2, max_length=64, chat_format="tulu", exclude_layers=[3], dtype="float32",
-        cpu_precision="float32",
+        cpu_precision="float32", neuron_site=DEFAULT_SITE,
         model=name, n_layers=n_layers, d_mlp=d_mlp,
     )  # fmt: skip
     out, summ = tmp_path / "scores.safetensors", tmp_path / "summary.json"

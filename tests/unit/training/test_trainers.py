@@ -18,6 +18,7 @@ from tests.conftest import ARCHS, TINY
 HP = dict(
     TINY["sft"],
     cpu_precision="float32",
+    neuron_site="model.layers.*.mlp.down_proj",
     adapter="ia3",
     weight_decay=0.1,
     adam_epsilon=1e-8,

@@ -36,6 +36,7 @@ def test_params_reject_unknown_and_missing_keys_by_name():
     raw = dict(
         dtype="bfloat16",
         cpu_precision="float32",
+        neuron_site="model.layers.*.mlp.down_proj",
         chat_format="tulu",
         batch_size=4,
         max_new_tokens=8,
