@@ -13,11 +13,11 @@ rule download_judge:
     conda:
         "../envs/torch.yaml"
     params:
-        code=code("download_base"),
+        code=code("download_judge"),
         hub_id=lambda wc: JUDGES[wc.judge]["hub_id"],
         revision=lambda wc: JUDGES[wc.judge]["revision"],
     script:
-        "../scripts/download_base.py"
+        "../scripts/download_judge.py"
 
 
 rule train_judge:

@@ -86,7 +86,7 @@ def decoder_layers(model: nn.Module) -> nn.ModuleList:
     base, site = unwrapped(model), site_of(model)
     layers_path, module_path = split_site(site)
     layers = _module(base, layers_path)
-    if not isinstance(layers, nn.ModuleList) or not all(_module(layer, module_path) for layer in layers):
+    if not isinstance(layers, nn.ModuleList) or any(_module(layer, module_path) is None for layer in layers):
         raise _unsupported(base, site, "no")
     return layers
 
