@@ -40,7 +40,7 @@ test: install
 	ruff check .
 	pytest -q --durations=15
 
-test-paper-paths: install   # config.yaml's road end to end on CPU, offline (about 9 min; not in make test)
+test-paper-paths: install   # config.yaml's road end to end on CPU, offline (CI runs it after make test)
 	pytest -m paper_paths -q --durations=5
 
 lint: install

@@ -1,10 +1,13 @@
-"""The paper grid's road, end to end through Snakemake on CPU (``pytest -m paper_paths``; not in ``make test``).
+"""The paper grid's road, end to end through Snakemake on CPU (``pytest -m paper_paths``; CI runs it after
+``make test``).
 
-config.yaml with tests/configs/paper_paths.yaml on top: the model comes from a Hugging Face cache under its hub
-id with the hub switched off (HF_HUB_OFFLINE=1), as on a compute node; every dataset is read with config.yaml's
+config.yaml with tests/configs/paper_paths.yaml on top: the models come from a Hugging Face cache under their hub
+ids with the hub switched off (HF_HUB_OFFLINE=1), as on a compute node; every dataset is read with config.yaml's
 own load_dataset or URL call from a mirror in the real repository's layout; SFT and DPO run in bf16 with
 activation checkpointing and pure sigmoid DPO; the beaver judge scores in bf16; the general benchmarks run with
-the paper's protocols, one job per row and benchmark; Tables 1/8, the headline and the paper comparison close it.
+the paper's protocols, one job per row and benchmark. Llama-2 runs to Tables 1/8, the headline and the paper
+comparison; Mistral, Gemma and Qwen2.5 (tiny bases of the same classes, bfloat16 as published) then run what
+depends on the architecture: download, training, the alignment check, change scores and patched generation.
 """
 
 from __future__ import annotations
@@ -36,16 +39,37 @@ from tests.fixtures.mirrors import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.paper_paths]
 TARGETS = ["results/tables/table8.csv", "results/tables/paper_comparison.csv", "results/tables/headline.txt"]
+OTHERS = {"mistral": "tiny_mistral", "gemma": "tiny_gemma", "qwen25": "tiny_qwen2"}  # paper model: tiny base
+PUBLISHED = {"llama2": torch.float16} | dict.fromkeys(OTHERS, torch.bfloat16)  # the checkpoints' config.json
+RED_TEAM = CONFIG["patching"]["datasets"][0]
+BF16_TRAINING = {"device": "cpu", "dtype": "bfloat16", "bf16_mixed": True, "activation_checkpointing": True}
+
+
+def run(wd: Path, env: dict, overlays: list[str], targets: list[str]) -> None:
+    """Snakemake on config.yaml with the paper-path overlays, offline, to ``targets``."""
+    configs = ["--configfile", "tests/configs/paper_paths.yaml", "tests/configs/mirrors.yaml", *overlays]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *LOCAL, *configs, "--", *targets],
+        cwd=wd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
 
 
 @pytest.fixture(scope="module")
-def paper_run(llama_base, tokenizer_dir, world, tmp_path_factory) -> Path:
-    """The workflow run to the tables on the paper's configuration, offline."""
+def offline(llama_base, bases, tokenizer_dir, world, tmp_path_factory) -> tuple[Path, dict]:
+    """A workflow copy and the environment of a compute node: hub ids served by a filled cache, hub off."""
     root = tmp_path_factory.mktemp("paper_paths")
-    fp16 = root / "llama2_fp16"  # published as Llama-2-7b-hf is: float16 weights (dtype auto keeps them)
-    load_base(llama_base).to(torch.float16).save_pretrained(fp16)
-    cache = hub_cache(root / "hub", "meta-llama/Llama-2-7b-hf", {f.name: f for f in fp16.iterdir()})
-    cache = hub_cache(cache, "meta-llama/Llama-2-7b-hf", {f.name: f for f in llama_base.glob("*token*")})
+    cache = root / "hub"
+    tiny_bases = {"llama2": llama_base} | {model: bases[tiny] for model, tiny in OTHERS.items()}
+    for model, base in tiny_bases.items():
+        saved = root / model  # as published: float16 (Llama-2) or bfloat16 weights; dtype auto keeps them
+        load_base(base).to(PUBLISHED[model]).save_pretrained(saved)
+        files = {f.name: f for f in saved.iterdir()} | {f.name: f for f in base.glob("*token*")}
+        hub_cache(cache, CONFIG["models"][model]["hub_id"], files)
     beaver = write_beaver(root / "beaver", tokenizer_dir)
     hub_cache(cache, CONFIG["judges"]["beaver_cost"]["hub_id"], {f.name: f for f in beaver.iterdir()})
     mirrors = write_mirrors(mirror_files(world, root / "files"), root / "mirrors")
@@ -62,30 +86,35 @@ def paper_run(llama_base, tokenizer_dir, world, tmp_path_factory) -> Path:
         },
     }
     (wd / "tests" / "configs" / "mirrors.yaml").write_text(yaml.safe_dump(overlay))
+    cross = {name: {"ks": [40]} for name, entry in CONFIG["experiments"]["cross"].items() if "ks" in entry}
+    four = {"active_models": ["llama2", *OTHERS], "experiments": {"cross": cross}}  # qwen25 activates cross: tiny k
+    (wd / "tests" / "configs" / "four.yaml").write_text(yaml.safe_dump(four))
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HUB_CACHE=str(cache))
     env |= {"HF_HOME": str(root / "hf_home"), "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
-    configs = ["--configfile", "tests/configs/paper_paths.yaml", "tests/configs/mirrors.yaml"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", *LOCAL, *configs, "--", *TARGETS],
-        cwd=wd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3000,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    return wd, env
+
+
+@pytest.fixture(scope="module")
+def paper_run(offline) -> Path:
+    """Llama-2's run to the tables."""
+    wd, env = offline
+    run(wd, env, [], TARGETS)
+    return wd
+
+
+@pytest.fixture(scope="module")
+def others_run(paper_run, offline) -> Path:
+    """Mistral, Gemma and Qwen2.5 to their patched generations, in the same workflow directory."""
+    wd, env = offline
+    per_model = ["alignment_check.json", f"patching/sft/main-top/{RED_TEAM}.jsonl"]
+    run(wd, env, ["tests/configs/four.yaml"], [f"results/{m}/s1/{f}" for m in OTHERS for f in per_model])
     return wd
 
 
 def test_training_ran_bf16_with_checkpointing_and_pure_sigmoid_dpo(paper_run):
     for stage in ("sft", "dpo_hh_harmless"):
         m = json.loads((paper_run / f"results/llama2/s1/{stage}/adapter_metrics.json").read_text())
-        assert m["precision"] == {
-            "device": "cpu",
-            "dtype": "bfloat16",
-            "bf16_mixed": True,
-            "activation_checkpointing": True,
-        }, stage
+        assert m["precision"] == BF16_TRAINING, stage
         assert m["steps"] >= 2 and math.isfinite(m["loss_last"]), stage
     dpo = json.loads((paper_run / "results/llama2/s1/dpo_hh_harmless/adapter_metrics.json").read_text())
     assert dpo["loss_type"] == ["sigmoid"] and dpo["loss_weights"] is None and dpo["beta"] == 0.1
@@ -119,3 +148,17 @@ def test_tables_are_finite_and_compared_with_the_paper(paper_run):
     t8v = versus[versus["table"] == "Table 8"]
     assert set(t8v["paper_model"]) == {"Llama2"} and len(t8v) == 9 * 9  # Base/SFT/DPO, M1 + †‡§; 9 columns
     assert set(versus["table"]) >= {"Table 8", "Table 1", "t-test"}
+
+
+@pytest.mark.parametrize("model", list(OTHERS))
+def test_every_architecture_trains_in_bf16_and_patches_in_its_published_dtype(others_run, model):
+    run_dir = others_run / "results" / model / "s1"
+    for stage in ("sft", "dpo_hh_harmless"):
+        m = json.loads((run_dir / stage / "adapter_metrics.json").read_text())
+        assert m["precision"] == BF16_TRAINING and math.isfinite(m["loss_last"]), stage
+    assert load_base(others_run / "resources/base" / model, "auto").dtype == torch.bfloat16
+    logs = "".join(p.read_text() for p in (others_run / "logs").rglob(f"*{model}*.log"))
+    assert f"resources/base/{model} on cpu in torch.bfloat16 (dtype: auto)" in logs
+    assert set(json.loads((run_dir / "alignment_check.json").read_text())) == {"base", "sft", "dpo"}
+    rows = [json.loads(line) for line in (run_dir / f"patching/sft/main-top/{RED_TEAM}.jsonl").open()]
+    assert {r["k"] for r in rows} == {0, 10, 40} and all(r["completion"] is not None for r in rows)
