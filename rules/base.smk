@@ -17,6 +17,7 @@ rule download_base:
         revision=lambda wc: model_spec(wc)["revision"],
         architecture=lambda wc: model_spec(wc)["architecture"],
         neuron_site=lambda wc: model_spec(wc)["neuron_site"],
+        shape=lambda wc: [model_spec(wc)["n_layers"], model_spec(wc)["d_mlp"]],
     script:
         "../scripts/download_base.py"
 

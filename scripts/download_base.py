@@ -8,5 +8,5 @@ from safety_neurons.workflow.script import job
 with job(snakemake, torch_threads=False):
     p = snakemake.params
     key = f"models.{snakemake.wildcards.model}"
-    expected = partial(check_snapshot, key=key, architecture=p.architecture, neuron_site=p.neuron_site)
+    expected = partial(check_snapshot, key=key, architecture=p.architecture, neuron_site=p.neuron_site, shape=p.shape)
     download(p.hub_id, p.revision, snakemake.output[0], expected)

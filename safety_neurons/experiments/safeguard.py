@@ -1,10 +1,10 @@
 """Safeguard (paper §6, E10): predict from the guarded model's activations at the last prompt token whether its
 greedy response will be harmful, before generating it.
 
-Features are down_proj-input activations (after the policy's (IA)3 scaling) at the last prompt token, in one
-fixed order: layers ascending, neuron ids ascending within a layer (the authors concatenate in ranking order; a
-logistic regression does not depend on the column order). One forward pass records the union of every neuron
-set a sweep needs (``recording_set``); ``columns`` then picks any set's features out of that matrix.
+Features are the neuron site's input activations (down_proj's; after the policy's (IA)3 scaling) at the last prompt
+token, in one fixed order: layers ascending, neuron ids ascending within a layer (the authors concatenate in
+ranking order; a logistic regression does not depend on the column order). One forward pass records the union of
+every neuron set a sweep needs (``recording_set``); ``columns`` then picks any set's features out of that matrix.
 """
 
 from __future__ import annotations

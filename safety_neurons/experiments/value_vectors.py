@@ -21,7 +21,7 @@ _ESCAPES = {"\\": "\\\\", "|": "\\|", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f
 
 @torch.no_grad()
 def value_logits(model: torch.nn.Module, layer: int, neurons: list[int]) -> torch.Tensor:
-    """Logits [len(neurons), vocab] of the down_proj columns of ``neurons`` in ``layer``, in float32."""
+    """Logits [len(neurons), vocab] of the site's weight columns (down_proj's) of ``neurons`` in ``layer`` (float32)."""
     columns = down_weight(neuron_sites(model)[layer])[:, neurons].T  # [n, d_model]
     return model.get_output_embeddings()(final_norm(model)(columns)).float()
 

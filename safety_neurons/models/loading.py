@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from safety_neurons.files import UserError
-from safety_neurons.neurons.hooks import DEFAULT_SITE, neuron_sites, set_site
+from safety_neurons.neurons.hooks import DEFAULT_SITE, mlp_width, set_site
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -72,9 +72,11 @@ class HubUnavailable(UserError):
     """A hub model is neither reachable nor in the local Hugging Face cache."""
 
 
-def check_snapshot(model_dir: str | Path, key: str, architecture: str, neuron_site: str) -> None:
+def check_snapshot(
+    model_dir: str | Path, key: str, architecture: str, neuron_site: str, shape: tuple[int, int]
+) -> None:
     """Where the model is downloaded, before any GPU job: the checkpoint is the configured class and has the
-    configured neuron site (checked on an empty meta-device copy; no weights are read)."""
+    configured neuron site of the configured (n_layers, d_mlp) (checked on an empty meta-device copy)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     config = AutoConfig.from_pretrained(model_dir)
@@ -83,7 +85,9 @@ def check_snapshot(model_dir: str | Path, key: str, architecture: str, neuron_si
         raise UserError(f"config key {key}.architecture: {architecture!r}, but {model_dir} holds a {found}")
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
-    neuron_sites(set_site(model, neuron_site))
+    want, found = "/".join(map(str, shape)), "/".join(map(str, mlp_width(set_site(model, neuron_site))))
+    if found != want:
+        raise UserError(f"config key {key}.n_layers/d_mlp: {want}, but {model_dir} has {found}")
 
 
 def download(hub_id: str, revision: str, out_dir: str | Path, check: Callable[[Path], None] | None = None) -> None:

@@ -1,8 +1,8 @@
 """Baseline neuron rankings (paper §4.1, B.3; D10, docs/decisions.md): Pruning (Wanda) and SN-Tune.
 
-Both read one model's neurons, the ``down_proj`` inputs after its (IA)3 scaling (``activations``), over every
+Both read one model's neurons, the neuron site's (``down_proj``'s) inputs after its (IA)3 scaling, over every
 real token (BOS included, pads not) of calibration texts, in one streaming pass of per-neuron sums, and combine
-them with that model's ``down_proj`` weights W [d_model, d_mlp]. Assumptions (D10; neither paper fixes them):
+them with that site's weights W [d_model, d_mlp]. Assumptions (D10; neither paper fixes them):
 
 - ``wanda`` (Wei et al. 2024): the Wanda score of W_ij is |W_ij| * ||X_j||_2 over all calibration tokens; for
   ``down_proj`` input feature j is neuron j. A neuron scores agg_i |W_ij| * ||X_j||_2 (``sum``: the column's

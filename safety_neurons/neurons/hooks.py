@@ -4,10 +4,10 @@ module that ``models.<m>.neuron_site`` names for families whose MLP output proje
 This is the only module that registers hooks, and ``hooked`` the one way to do it: hooks kept for a block,
 scales and callback switched by ``NeuronHooks.set`` (``Policy.active`` is the one-shot form built on it).
 
-A neuron's activation is act(gate(x)) * up(x) times any (IA)3 scaling, i.e. TransformerLens's
-``blocks.{l}.mlp.hook_post`` on an unadapted model. One forward pre-hook per layer applies the active policy's
-(IA)3 scale, then lets a callback read or replace the activations. The hooks stay registered while policies
-switch, so patched decoding pays no per-step registration cost.
+A neuron's activation is act(gate(x)) * up(x) (act(fc_in(x)) in ungated families) times any (IA)3 scaling, i.e.
+TransformerLens's ``blocks.{l}.mlp.hook_post`` on an unadapted model. One forward pre-hook per layer applies the
+active policy's (IA)3 scale, then lets a callback read or replace the activations. The hooks stay registered while
+policies switch, so patched decoding pays no per-step registration cost.
 """
 
 from __future__ import annotations
@@ -132,7 +132,10 @@ def final_norm(model: nn.Module) -> nn.Module:
     for name in ("norm", "final_layernorm", "final_layer_norm", "ln_f"):
         if isinstance(getattr(parent, name, None), nn.Module):
             return getattr(parent, name)
-    raise _unsupported(base, site, "no final norm beside the blocks of the")
+    raise UnsupportedModel(
+        f"{type(base).__name__}: no final norm (norm, final_layernorm, final_layer_norm, ln_f) beside the decoder "
+        f"blocks of {site!r}; value vectors need the norm before the unembedding"
+    )
 
 
 class NeuronHooks:
@@ -160,9 +163,11 @@ class NeuronHooks:
                 x = (x.float() * self.scales[layer]).to(x.dtype)  # in fp32, as peft applies (IA)3
             if self.on_activation is not None:
                 flat = x.dim() == 2  # [batch * seq, d_mlp]: callbacks see [batch, seq, d_mlp]
-                replaced = self.on_activation(layer, x.view(*self._tokens, -1) if flat else x)
+                if flat and self._tokens[0] * self._tokens[1] != x.shape[0]:
+                    raise RuntimeError("flattened activations: run the whole causal LM, whose input gives batch, seq")
+                replaced = self.on_activation(layer, x.reshape(*self._tokens, -1) if flat else x)
                 if replaced is not None:
-                    x = replaced.view(x.shape) if flat else replaced
+                    x = replaced.reshape(x.shape) if flat else replaced
             return (x, *args[1:])
 
         return hook

@@ -1,7 +1,7 @@
 """Models on disk: a base snapshot (hub or tiny), an SFT adapter, DPO adapters stacked on top.
 
 (IA)3 policies share one copy of the base weights: a policy is the base model plus the product of its
-adapters' (IA)3 vectors, applied at the down_proj input by ``hooks.hooked`` (the paper's ``cumprod`` of
+adapters' (IA)3 vectors, applied at the neuron site's input (down_proj) by ``hooks.hooked`` (the paper's ``cumprod`` of
 ``ia3_l``); ``Policy.active`` is the one-shot form of it. LoRA adapters are merged into a private copy with peft.
 """
 

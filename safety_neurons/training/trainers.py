@@ -1,4 +1,4 @@
-"""SFT and DPO with trl and peft: (IA)3 (or LoRA) on down_proj, resumable, adapters written atomically."""
+"""SFT and DPO with trl and peft: (IA)3 (or LoRA) on the neuron site (down_proj), resumable, written atomically."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def train_sft(base_dir: str, data_path: str, out_dir: str, hp: dict, seed: int, 
     device, dtype = placement("bfloat16" if hp["bf16"] else "float32", hp["cpu_precision"])
     on_gpu = device == "cuda"
     model = load_base(base_dir, dtype, device, hp["neuron_site"]).train()
-    neuron_sites(model)  # a family without the neuron site fails here, saying which have one, not inside peft
+    neuron_sites(model)  # a model without the configured site fails here, saying how to set it, not inside peft
     args = SFTConfig(**trainer_args(hp, seed, ckpt, on_gpu))
     trainer = SFTTrainer(
         model=model,

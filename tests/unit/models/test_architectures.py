@@ -24,8 +24,10 @@ from transformers import (
     Qwen3Config,
 )
 
+from safety_neurons.experiments.value_vectors import value_logits
 from safety_neurons.files import UserError
 from safety_neurons.neurons import policies as models
+from safety_neurons.neurons.baselines import down_weights
 from safety_neurons.neurons.change_scores import change_score_stats, change_scores
 from safety_neurons.neurons.hooks import DEFAULT_SITE, OTHER_SITES, Recorder, decoder_layers, neuron_sites, set_site
 from safety_neurons.neurons.patching import generate_with_patching
@@ -160,6 +162,21 @@ def test_shared_weight_policies_equal_peft_on_a_configured_site(name, family_dir
         theirs, plain = peft(input_ids=ids).logits, m1.model(input_ids=ids).logits
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
     assert (ours - plain).abs().max() > 1e-3  # the adapter really changes the output
+
+
+@pytest.mark.parametrize("name", list(CONFIGURED))
+def test_wanda_weights_and_value_vectors_read_the_configured_site(name, family_dirs):
+    """Column j of the weight the baselines and value vectors read is what a unit of neuron j writes (GPT-2's
+    Conv1D stores it transposed); value vectors pass it through the family's own final norm and unembedding."""
+    model = models.load_base(family_dirs[name][0], neuron_site=SITES[name])
+    site, weight = neuron_sites(model)[1], down_weights(model)[1]
+    unit = torch.zeros(2, 96)
+    unit[1, 7] = 1
+    with torch.no_grad():
+        written = site(unit)
+    torch.testing.assert_close(written[1] - written[0], weight[:, 7])
+    logits = value_logits(model, 1, [7, 9])
+    assert logits.shape == (2, model.get_output_embeddings().out_features) and torch.isfinite(logits).all()
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))

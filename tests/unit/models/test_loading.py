@@ -46,7 +46,8 @@ def download_offline(cache: Path, out: Path, architecture: str = "LlamaForCausal
     code = (
         "import sys\nfrom functools import partial\n"
         "from safety_neurons.models.loading import check_snapshot, download\n"
-        f"check = partial(check_snapshot, key='models.llama2', architecture={architecture!r}, neuron_site={SITE!r})\n"
+        f"check = partial(check_snapshot, key='models.llama2', architecture={architecture!r}, neuron_site={SITE!r},"
+        " shape=(2, 64))\n"
         f"try:\n    download('meta-llama/Llama-2-7b-hf', 'main', {str(out)!r}, check)\n"
         "except Exception as e:\n    sys.exit(f'{type(e).__name__}: {e}')\n"
     )
@@ -87,5 +88,8 @@ def test_the_neuron_site_is_checked_where_the_model_is_downloaded(tmp_path):
     cfg = GPTNeoXConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=64)
     GPTNeoXForCausalLM(cfg).save_pretrained(tmp_path)
     with pytest.raises(UserError, match=r"GPTNeoXForCausalLM: no neuron site 'model.layers.\*.mlp.down_proj'"):
-        check_snapshot(tmp_path, "models.pythia", "GPTNeoXForCausalLM", SITE)
-    check_snapshot(tmp_path, "models.pythia", "GPTNeoXForCausalLM", "gpt_neox.layers.*.mlp.dense_4h_to_h")
+        check_snapshot(tmp_path, "models.pythia", "GPTNeoXForCausalLM", SITE, (2, 64))
+    site = "gpt_neox.layers.*.mlp.dense_4h_to_h"
+    with pytest.raises(UserError, match=r"config key models.pythia.n_layers/d_mlp: 2/11008, but .* has 2/64$"):
+        check_snapshot(tmp_path, "models.pythia", "GPTNeoXForCausalLM", site, (2, 11008))
+    check_snapshot(tmp_path, "models.pythia", "GPTNeoXForCausalLM", site, (2, 64))
