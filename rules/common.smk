@@ -119,7 +119,7 @@ def cpu_precision(wc):
 
 def result_params(section):
     """Input function: a training section without its run-only settings (changing those reruns nothing), with
-    the model's CPU precision switch."""
+    the model's CPU precision switch and neuron site."""
     kept = {k: v for k, v in section.items() if k not in RUN_ONLY and k != "preferences"}
     return lambda wc: kept | {"cpu_precision": cpu_precision(wc), "neuron_site": model_spec(wc)["neuron_site"]}
 

@@ -1,4 +1,4 @@
-# Alignment training: SFT ((IA)3 on the neuron site, down_proj) on the base model, then DPO (a second (IA)3) on merged SFT.
+# Alignment training: SFT ((IA)3 on the neuron site) on the base model, then DPO (a second (IA)3) on merged SFT.
 
 
 rule sft:
