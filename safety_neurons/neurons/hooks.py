@@ -63,6 +63,8 @@ def set_site(model: nn.Module, site: str) -> nn.Module:
 
 
 def site_of(model: nn.Module) -> str:
+    """The site ``set_site`` recorded (``load_base`` always records the configured one); a model built elsewhere,
+    e.g. ``from_config`` in a notebook, has the paper's ``DEFAULT_SITE`` as ``neuron_site``'s schema default."""
     return getattr(unwrapped(model), "neuron_site", DEFAULT_SITE)
 
 
