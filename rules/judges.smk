@@ -129,3 +129,46 @@ rule judge_responses:
         spec=lambda wc: JUDGES[wc.judge],
     script:
         "../scripts/judge_responses.py"
+
+
+# The runs whose every set one generation job writes (patching.sets_per_job: all); a judge scores them together.
+SETS_RUNS = "|".join(
+    [
+        layout.patching_run(f"(?:{alternatives(PATCHING['m1'])})", f"(?:{alternatives(PATCHING['sources'])})"),
+        layout.generation_run(alternatives([f"dpo_{EVAL_PREF}"])),
+    ]
+)
+
+
+rule judge_responses_sets:
+    input:
+        responses=expand(layout.GENERATED, dataset=PATCHING["datasets"], allow_missing=True),
+        judge=get_judge_files,
+    output:
+        [ensure(f, non_empty=True) for f in expand(layout.SCORED, dataset=PATCHING["datasets"], allow_missing=True)],
+    log:
+        "logs/judge_responses/{model}_s{seed}_{judge}/{run}/all_sets.log",
+    benchmark:
+        "benchmarks/judge_responses/{model}_s{seed}_{judge}/{run}/all_sets.tsv"
+    wildcard_constraints:
+        run=SETS_RUNS,
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        gpu=lambda wc: JUDGES[wc.judge]["gpus"],
+        runtime=runtime("judge_responses_sets"),
+        mem_mb=lambda wc: JUDGES[wc.judge]["mem_mb"],
+    params:
+        code=code("judge_responses"),
+        spec=lambda wc: JUDGES[wc.judge],
+    script:
+        "../scripts/judge_responses.py"
+
+
+if PATCHING["sets_per_job"] == "all":
+
+    ruleorder: judge_responses_sets > judge_responses
+
+else:
+
+    ruleorder: judge_responses > judge_responses_sets

@@ -91,8 +91,9 @@ def _general_tokens(config: dict, wildcards: dict) -> dict[str, float]:
 
 
 def _spec(rule: str, config: dict, wildcards: dict) -> dict:
-    """The model a job runs: the judge for judge_responses (on CPU unless it asks for GPUs), else the policy."""
-    if rule == "judge_responses":
+    """The model a job runs: the judge for judge_responses(_sets) (on CPU unless it asks for GPUs), else the
+    policy."""
+    if rule.startswith("judge_responses"):
         judge = config["judges"][wildcards["judge"]]
         return {"gpus": judge["gpus"], "params_b": judge["params_b"] if judge["kind"] == "beaver" else 1e-4}
     return config["models"][wildcards["model"]]

@@ -5,9 +5,11 @@ config.yaml with tests/configs/paper_paths.yaml on top: the models come from a H
 ids with the hub switched off (HF_HUB_OFFLINE=1), as on a compute node; every dataset is read with config.yaml's
 own load_dataset or URL call from a mirror in the real repository's layout; SFT and DPO run in bf16 with
 activation checkpointing and pure sigmoid DPO; the beaver judge scores in bf16; the general benchmarks run with
-the paper's protocols, one job per row and benchmark. Llama-2 runs to Tables 1/8, the headline and the paper
-comparison; Mistral, Gemma and Qwen2.5 (tiny bases of the same classes, bfloat16 as published) then run what
-depends on the architecture: download, training, the alignment check, change scores and patched generation.
+the paper's protocols. A sweep's generation and judging cover every prompt set in one job, a row's evaluation
+every benchmark (tiny jobs are mostly start-up; the per-set and per-benchmark rules run in the SLURM test).
+Llama-2 runs to Tables 1/8, the headline and the paper comparison; Mistral, Gemma and Qwen2.5 (tiny bases of the
+same classes, bfloat16 as published) then run what depends on the architecture: download, training, the
+alignment check, change scores and patched generation.
 """
 
 from __future__ import annotations

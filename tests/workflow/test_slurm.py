@@ -33,11 +33,13 @@ CLUSTER = REPO / "tests" / "slurm" / "local-cluster.sh"
 # outputs, caches and the venv, plus the test configs and profile.
 CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", "tests/slurm/slurm.yaml"]
 MODEL = "tiny_llama"  # the one model of tests/slurm/slurm.yaml
-GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation"}
+GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation", "general_eval"}
 LOCAL_RULES = {"all", "prepare_dataset"}  # run by Snakemake itself (the Snakefile's localrules), never submitted
-# The chain from the tiny world to a judged patching sweep (the experiments' jobs are the same rules again).
+# The chain from the tiny world to a judged patching sweep and one benchmark of one row, a job per set and per
+# benchmark as on a cluster (the experiments' jobs are the same rules again).
 TARGETS = [
     f"results/{MODEL}/s1/alignment_check.json",
+    f"results/{MODEL}/s1/general/dpo/none/ppl.json",
     f"results/{MODEL}/s1/scores/tiny_cost/patching/sft/main-top/tiny_red_team.jsonl",
     f"results/{MODEL}/s1/patching/sft/main-random/tiny_red_team.jsonl",
 ]

@@ -15,7 +15,8 @@ AFTER_SETS = {
     "neuron_sets",
     "patched_generation",
     "patched_generation_sets",  # main-top/random: one job over the sets (patching.sets_per_job: all)
-    "judge_responses",
+    "judge_responses",  # the windows' and curves' sweeps: a job per set, judged per file
+    "judge_responses_sets",  # main-top/random: judged as they were generated, every set in one job
     "general_eval_benchmarks",  # the patched rows: one job over the benchmarks (benchmarks_per_job: all)
     "tables",
     "paper_comparison",
@@ -55,7 +56,7 @@ def test_changing_k_reruns_only_patching(embedded_run):
     assert set(counts) == AFTER_SETS
     assert counts["neuron_sets"] >= 2  # at least main for 2 seeds: every set file of the sweep
     assert counts["patched_generation_sets"] >= 2 * 2  # at least main top/random, 2 seeds
-    assert counts["judge_responses"] >= counts["patched_generation_sets"]  # every rerun sweep is judged again
+    assert counts["judge_responses_sets"] >= counts["patched_generation_sets"]  # every rerun sweep is judged again
 
 
 @pytest.mark.slow

@@ -43,16 +43,21 @@ def _beaver(spec: dict, path: str, device: str) -> Judge:
     return BeaverJudge(path, direction, device=device, **{k: spec[k] for k in keys if k in spec})
 
 
-def score_rows(spec: dict, path: str | None, rows: list[dict]) -> list[dict]:
-    """Score generation rows (``prompt``, ``completion``) with a judge: each row's identity fields + ``score``.
-
-    A beaver judge runs on CUDA when one is visible, else on CPU (slow, but the same numbers)."""
+def score_sets(spec: dict, path: str | None, row_sets: list[list[dict]]) -> list[list[dict]]:
+    """Score generation files' rows (``prompt``, ``completion``) with one judge, loaded once: per file, each
+    row's identity fields + ``score``. A beaver judge runs on CUDA when one is visible, else on CPU (slow, but
+    the same numbers)."""
     device = "cpu"
     if spec.get("kind") == "beaver":
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     judge = load_judge(spec, path, device=device)
+    return [_scored(judge, rows) for rows in row_sets]
+
+
+def _scored(judge: Judge, rows: list[dict]) -> list[dict]:
+    """Each row's identity fields + the judge's ``score`` of its (prompt, completion)."""
     scores = judge.score([r["prompt"] for r in rows], [r["completion"] for r in rows])
     keep = ("id", "dataset", "k", "source", "m1", "n_neurons")
-    return [{**{key: r[key] for key in keep if key in r}, "score": s} for r, s in zip(rows, scores, strict=True)]
+    return [{key: r[key] for key in keep if key in r} | {"score": s} for r, s in zip(rows, scores, strict=True)]

@@ -16,7 +16,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaModel
 
 from safety_neurons.data.loaders import DataError, load
 from safety_neurons.data.synthetic import HELDOUT_TEMPLATES, WORLD_FILES, TinyWorld, answer, refusal, write_world
-from safety_neurons.evaluation.judges import RefusalJudge, load_judge
+from safety_neurons.evaluation.judges import RefusalJudge, load_judge, score_sets
 from safety_neurons.evaluation.judges.beaver import BeaverJudge, load_beaver
 from safety_neurons.evaluation.judges.classifier import (
     ClassifierJudge,
@@ -126,6 +126,17 @@ def test_judge_tokenizer_needs_a_pad_token(beaver_dir, tmp_path):
     tok.save_pretrained(str(ckpt))
     with pytest.raises(ValueError, match="pad_token"):
         BeaverJudge(ckpt)
+
+
+def test_one_job_scores_every_set_as_jobs_of_one_set_each(beaver_dir):
+    """patching.sets_per_job: all judges a run's sets with the judge loaded once: each file's rows keep their
+    identity fields and get the scores a job of that file alone gives."""
+    spec = {"kind": "beaver", "direction": "cost", "batch_size": 2, "hub_id": "x/y"}
+    rows = [{"id": i, "k": 10, "m1": "sft", "prompt": p, "completion": c, "extra": 1} for i, (p, c) in enumerate(PAIRS)]
+    sets = [rows[:2], rows[2:]]
+    together = score_sets(spec, str(beaver_dir), sets)
+    assert together == [score_sets(spec, str(beaver_dir), [one])[0] for one in sets]
+    assert [set(r) for r in together[0]] == [{"id", "k", "m1", "score"}] * 2 and len(together[1]) == 3
 
 
 # ---------------------------------------------------------------------------------------------- classifier
