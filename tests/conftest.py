@@ -1,43 +1,79 @@
-"""Shared fixtures: a small tiny world, its tokenizer, and briefly pretrained tiny bases of each architecture."""
+"""Shared fixtures: a small tiny world, its tokenizer, and briefly pretrained tiny bases of each architecture
+(built in the background while the light tests run: tests/fixtures/prebuild.py)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from safety_neurons.data.loaders import load
-from safety_neurons.data.synthetic import WORLD_FILES, write_world
 from safety_neurons.files import write_jsonl
-from safety_neurons.models import tiny
 from safety_neurons.neurons.hooks import DEFAULT_SITE
+from tests.fixtures import prebuild
+from tests.fixtures.prebuild import ARCHS, REPO, SMALL_SIZES, TINY  # noqa: F401  (the tests' shared constants)
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = yaml.safe_load((REPO / "configs" / "tiny.yaml").read_text())
-ARCHS = ["tiny_llama", "tiny_mistral", "tiny_gemma", "tiny_qwen2"]
-SMALL_SIZES = dict(
-    pretrain=1500, sharegpt=200, hh_train=200, hh_test=60, red_team=60, beavertails=60, harmbench=40, jailbreak=26
-)
+PREBUILT = {"world", "tokenizer_dir", "llama_base", "bases"}  # the fixtures the background process builds
+HEAVY = {"llama_base", "bases"}  # ... of which these take minutes
+WAIT_S = 1200
+
+
+class Prebuild:
+    """The background build of the slow fixtures: started once per session, waited for per output."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.root: Path | None = None
+
+    def start(self, root: Path, bases: bool) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        args = [sys.executable, "-m", "tests.fixtures.prebuild", str(root), *(["--bases"] if bases else [])]
+        with (root / "prebuild.log").open("w") as log:
+            self.proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(self, rel: str) -> Path:
+        """``root/rel`` once it exists; the build's log tail if the process ended without it."""
+        path = self.root / rel
+        deadline = time.time() + WAIT_S
+        while not path.exists():
+            if self.proc.poll() is not None and not path.exists():
+                pytest.fail(f"prebuild ended without {rel}:\n{(self.root / 'prebuild.log').read_text()[-3000:]}")
+            if time.time() > deadline:
+                pytest.fail(f"prebuild: no {rel} after {WAIT_S} s")
+            time.sleep(0.2)
+        return path
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+PREBUILD = Prebuild()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _threads():
+def _session(request, tmp_path_factory):
+    """Two torch threads for the tests; the background build started when a selected test needs its fixtures."""
     torch.set_num_threads(2)
+    needed = set().union(*(item.fixturenames for item in request.session.items))
+    if needed & PREBUILT:
+        PREBUILD.start(tmp_path_factory.getbasetemp() / "prebuilt", bases=bool(needed & HEAVY))
+    yield
+    PREBUILD.stop()
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory) -> dict[str, Path]:
+def world() -> dict[str, Path]:
     """Every tiny-world file at reduced sizes."""
-    d = tmp_path_factory.mktemp("world")
-    out = {role: d / name for role, name in WORLD_FILES.items()}
-    w = TINY["tiny_world"]
-    write_world(out, w["seed"], SMALL_SIZES, w["rates"], w["heldout_fraction"])
-    return out
+    PREBUILD.wait(prebuild.WORLD_DONE)
+    return prebuild.world_paths(PREBUILD.root)
 
 
 @pytest.fixture(scope="session")
@@ -53,38 +89,20 @@ def normalized(world, tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def tokenizer_dir(world, tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("tokenizer")
-    tiny.train_tokenizer(tiny.read_corpus(world["pretrain"]), 1024, d)
-    return d
-
-
-def make_base(name: str, tokenizer_dir: Path, world: dict, root: Path, steps: int) -> Path:
-    """A tiny base of the named config entry, pretrained for a few steps."""
-    out = root / name
-    hp = dict(TINY["pretrain"], steps=steps)
-    tiny.make_base(
-        str(tokenizer_dir), str(world["pretrain"]), str(out), TINY["models"][name], hp, 0, log=lambda *_: None
-    )
-    return out
+def tokenizer_dir(world) -> Path:
+    return PREBUILD.root / "tokenizer"
 
 
 @pytest.fixture(scope="session")
-def llama_base(tokenizer_dir, world, tmp_path_factory) -> Path:
+def bases() -> dict[str, Path]:
+    """All four tiny architectures, each briefly pretrained (prebuild.BASES: enough for varied greedy text)."""
+    return {name: PREBUILD.wait(f"bases/{name}") for name in ARCHS}
+
+
+@pytest.fixture(scope="session")
+def llama_base() -> Path:
     """The tiny Llama pretrained long enough (250 steps) to know the chat format, for training tests."""
-    return make_base("tiny_llama", tokenizer_dir, world, tmp_path_factory.mktemp("llama"), steps=250)
-
-
-@pytest.fixture(scope="session")
-def bases(llama_base, tokenizer_dir, world, tmp_path_factory) -> dict[str, Path]:
-    """All four tiny architectures, each briefly pretrained (enough to produce varied greedy text; after 150 steps
-    the 4-layer tiny Gemma still wrote the same text for every prompt, so it gets 250). The Llama is
-    ``llama_base``: one pretraining serves both."""
-    root = tmp_path_factory.mktemp("bases")
-    others = {
-        name: make_base(name, tokenizer_dir, world, root, steps=250 if "gemma" in name else 150) for name in ARCHS[1:]
-    }
-    return {"tiny_llama": llama_base} | others
+    return PREBUILD.wait("llama/tiny_llama")
 
 
 def generation_params(**overrides):
@@ -170,8 +188,19 @@ def embedded_run(tmp_path_factory) -> Path:
 
 
 def pytest_collection_modifyitems(items):
-    """The SLURM tests run last: they wait for their run, which works in the background meanwhile."""
-    items.sort(key=lambda item: "tests/workflow/test_slurm.py" in item.nodeid)
+    """Modules in the order that keeps both cores busy: first those that need no pretrained base (they run while
+    the bases are built in the background), then the workflow runs, then the rest; the SLURM tests last, as they
+    wait for their run, which works in the background meanwhile."""
+    heavy = {item.module for item in items if HEAVY & set(item.fixturenames)}
+
+    def rank(item) -> int:
+        if "tests/workflow/test_slurm.py" in item.nodeid:
+            return 3
+        if item.module in heavy:
+            return 2
+        return 1 if "tests/workflow/" in item.nodeid else 0
+
+    items.sort(key=rank)
 
 
 def pytest_collection_finish(session):
