@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,19 +25,32 @@ HEAVY = {"llama_base", "bases"}  # ... of which these take minutes
 WAIT_S = 1200
 
 
-class Prebuild:
-    """The background build of the slow fixtures: started once per session, waited for per output."""
+class Background:
+    """A process the session starts early and waits for later, in its own process group (killed whole)."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
-        self.root: Path | None = None
+
+    def launch(self, args: list[str], cwd: Path, log: Path) -> None:
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class Prebuild(Background):
+    """The background build of the slow fixtures: started once per session, waited for per output."""
+
+    root: Path | None = None
 
     def start(self, root: Path, bases: bool) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "tests.fixtures.prebuild", str(root), *(["--bases"] if bases else [])]
-        with (root / "prebuild.log").open("w") as log:
-            self.proc = subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        self.launch(args, REPO, root / "prebuild.log")
 
     def wait(self, rel: str) -> Path:
         """``root/rel`` once it exists; the build's log tail if the process ended without it."""
@@ -49,24 +64,23 @@ class Prebuild:
             time.sleep(0.2)
         return path
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
 
 PREBUILD = Prebuild()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _session(request, tmp_path_factory):
-    """Two torch threads for the tests; the background build started when a selected test needs its fixtures."""
-    torch.set_num_threads(2)
+    """One torch thread for the tests (tiny models run no faster on two, and the other core serves the background
+    work); the background build and the CI-sized workflow run started when a selected test needs them."""
+    torch.set_num_threads(1)
     needed = set().union(*(item.fixturenames for item in request.session.items))
     if needed & PREBUILT:
         PREBUILD.start(tmp_path_factory.getbasetemp() / "prebuilt", bases=bool(needed & HEAVY))
+    if "embedded_run" in needed:
+        EMBEDDED.start(copy_workflow(tmp_path_factory.mktemp("workflow")))
     yield
     PREBUILD.stop()
+    EMBEDDED.stop()
 
 
 @pytest.fixture(scope="session")
@@ -157,14 +171,14 @@ CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml"]
 LOCAL = ["--cores", "2", "--scheduler", "greedy"]
 
 
+def snakemake_command(*args: str) -> list[str]:
+    """Snakemake on the CI-sized embedded default, as the tests run it."""
+    return [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS, *args]
+
+
 def snakemake(workdir: Path, *args: str, timeout: int = 1500, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS, *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
+        snakemake_command(*args), cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
@@ -178,27 +192,47 @@ def copy_workflow(wd: Path) -> Path:
     return wd
 
 
+class EmbeddedRun(Background):
+    """The CI-sized embedded default run to completion in a copy of the workflow: started with the session, in
+    the background, and waited for by the tests that read it (they run after the others)."""
+
+    wd: Path | None = None
+
+    def start(self, wd: Path) -> None:
+        self.wd = wd
+        self.launch(snakemake_command(), wd, self.log)
+
+    @property
+    def log(self) -> Path:
+        return self.wd.with_name(f"{self.wd.name}.log")  # beside the copy: its files stay the run's
+
+    def wait(self) -> Path:
+        rc = self.proc.wait(timeout=1500)
+        assert rc == 0, self.log.read_text()[-4000:]
+        return self.wd
+
+
+EMBEDDED = EmbeddedRun()
+
+
 @pytest.fixture(scope="session")
-def embedded_run(tmp_path_factory) -> Path:
+def embedded_run() -> Path:
     """A copy of the workflow with the CI-sized embedded default run to completion."""
-    wd = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    proc = snakemake(wd)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return wd
+    return EMBEDDED.wait()
 
 
 def pytest_collection_modifyitems(items):
-    """Modules in the order that keeps both cores busy: first those that need no pretrained base (they run while
-    the bases are built in the background), then the workflow runs, then the rest; the SLURM tests last, as they
-    wait for their run, which works in the background meanwhile."""
+    """Modules in the order that keeps both cores busy while the background work runs (the bases' build, the
+    CI-sized workflow run, the SLURM run): first those that need no pretrained base, then the rest of the unit
+    tests, then the tests that read the workflow run, the SLURM tests last."""
     heavy = {item.module for item in items if HEAVY & set(item.fixturenames)}
 
     def rank(item) -> int:
         if "tests/workflow/test_slurm.py" in item.nodeid:
             return 3
-        if item.module in heavy:
+        if "tests/workflow/" in item.nodeid:
             return 2
-        return 1 if "tests/workflow/" in item.nodeid else 0
+        return 1 if item.module in heavy else 0
 
     items.sort(key=rank)
 
