@@ -223,14 +223,15 @@ def embedded_run() -> Path:
 
 def pytest_collection_modifyitems(items):
     """Modules in the order that keeps both cores busy while the background work runs (the bases' build, the
-    CI-sized workflow run, the SLURM run): first those that need no pretrained base, then the rest of the unit
-    tests, then the tests that read the workflow run, the SLURM tests last."""
+    CI-sized workflow run, the SLURM run): first those that need no pretrained base, then the others that do not
+    read the workflow run, then those that do, the SLURM tests last."""
     heavy = {item.module for item in items if HEAVY & set(item.fixturenames)}
+    reads_run = {item.module for item in items if "embedded_run" in item.fixturenames}
 
     def rank(item) -> int:
         if "tests/workflow/test_slurm.py" in item.nodeid:
             return 3
-        if "tests/workflow/" in item.nodeid:
+        if item.module in reads_run:
             return 2
         return 1 if item.module in heavy else 0
 
