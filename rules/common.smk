@@ -70,6 +70,13 @@ CONSTRAINTS = dict(
     guarded="sft|dpo",
 )
 
+# The jobs that cover every set of patching.datasets (sets_per_job: all), and their judging.
+SETS_CONSTRAINTS = dict(
+    m1=alternatives(PATCHING["m1"]),
+    source=alternatives(PATCHING["sources"]),
+    stage=alternatives([f"dpo_{EVAL_PREF}"]),
+)
+
 
 wildcard_constraints:
     **CONSTRAINTS,

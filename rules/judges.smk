@@ -85,7 +85,7 @@ rule stage_generation_sets:
     benchmark:
         "benchmarks/stage_generation/{model}_s{seed}_{stage}_all_sets.tsv"
     wildcard_constraints:
-        stage=f"dpo_{EVAL_PREF}",
+        stage=SETS_CONSTRAINTS["stage"],
     conda:
         "../envs/torch.yaml"
     resources:
@@ -131,15 +131,6 @@ rule judge_responses:
         "../scripts/judge_responses.py"
 
 
-# The runs whose every set one generation job writes (patching.sets_per_job: all); a judge scores them together.
-SETS_RUNS = "|".join(
-    [
-        layout.patching_run(f"(?:{alternatives(PATCHING['m1'])})", f"(?:{alternatives(PATCHING['sources'])})"),
-        layout.generation_run(alternatives([f"dpo_{EVAL_PREF}"])),
-    ]
-)
-
-
 rule judge_responses_sets:
     input:
         responses=expand(layout.GENERATED, dataset=PATCHING["datasets"], allow_missing=True),
@@ -151,7 +142,7 @@ rule judge_responses_sets:
     benchmark:
         "benchmarks/judge_responses/{model}_s{seed}_{judge}/{run}/all_sets.tsv"
     wildcard_constraints:
-        run=SETS_RUNS,
+        run=layout.run_pattern(SETS_CONSTRAINTS, kinds=("patching", "generations")),  # one job wrote every set
     conda:
         "../envs/torch.yaml"
     resources:

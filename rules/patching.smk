@@ -64,8 +64,8 @@ rule patched_generation_sets:
     benchmark:
         "benchmarks/patched_generation/{model}_s{seed}_{m1}_{source}_all_sets.tsv"
     wildcard_constraints:
-        m1=alternatives(PATCHING["m1"]),
-        source=alternatives(PATCHING["sources"]),
+        m1=SETS_CONSTRAINTS["m1"],
+        source=SETS_CONSTRAINTS["source"],
     conda:
         "../envs/torch.yaml"
     resources:

@@ -58,9 +58,10 @@ def alternatives(names) -> str:
     return "|".join(map(re.escape, names)) if names else "(?!x)x"
 
 
-def run_pattern(constraints: dict[str, str]) -> str:
-    """The ``run`` wildcard's regex: each RUNS template with its wildcards replaced by their constraints."""
-    return "|".join(re.sub(r"\{(\w+)\}", lambda m: f"(?:{constraints[m.group(1)]})", t) for t in RUNS.values())
+def run_pattern(constraints: dict[str, str], kinds: tuple[str, ...] = tuple(RUNS)) -> str:
+    """The ``run`` wildcard's regex: each RUNS template (of these kinds) with its wildcards replaced by their
+    constraints."""
+    return "|".join(re.sub(r"\{(\w+)\}", lambda m: f"(?:{constraints[m.group(1)]})", RUNS[k]) for k in kinds)
 
 
 def scored(model: str, seed: int | str, judge: str, run: str, dataset: str) -> str:
