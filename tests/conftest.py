@@ -176,6 +176,19 @@ def snakemake_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "snakemake", *LOCAL, *CONFIGS, *args]
 
 
+def offline_env() -> dict[str, str]:
+    """This environment with no network: hubs in offline mode, proxies to a closed port (planning must never
+    reach a hub)."""
+    return dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        no_proxy="*",
+        https_proxy="http://127.0.0.1:9",
+        http_proxy="http://127.0.0.1:9",
+    )
+
+
 def snakemake(workdir: Path, *args: str, timeout: int = 1500, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         snakemake_command(*args), cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,24 +57,54 @@ def _kill_when_started(wd: Path, target: str, rule: str) -> None:
     proc.wait()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("rule", "output", "what"), KINDS, ids=[k[0] for k in KINDS])
-def test_a_killed_stage_leaves_nothing_complete_and_reruns_to_the_same_output(
-    rule, output, what, embedded_run, tmp_path
-):
-    wd = tmp_path / "wd"
+@dataclass
+class Fault:
+    """What one case left: the output after the kill, the killed job's temporary files, and the two runs after."""
+
+    looked_complete: bool
+    leftovers: list[Path]
+    unlock: subprocess.CompletedProcess
+    rerun: subprocess.CompletedProcess
+    same: bool
+
+
+def _kill_and_rerun(rule: str, output: str, embedded_run: Path, tmp: Path) -> Fault:
+    """A copy of the finished run without ``output``: its stage SIGKILLed as it starts, then unlock and rerun."""
+    wd = tmp / "wd"
     shutil.copytree(embedded_run, wd, symlinks=True)
-    reference = tmp_path / "reference"
+    reference = tmp / "reference"
     out = wd / output
     (shutil.copytree if out.is_dir() else shutil.copy2)(out, reference)
     (shutil.rmtree if out.is_dir() else os.remove)(out)
     shutil.rmtree(wd / "logs" / rule, ignore_errors=True)
 
     _kill_when_started(wd, output, rule)
-    assert not out.exists(), f"{what} of {rule} looks complete after SIGKILL"
+    looked_complete = out.exists()
     leftovers = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
-    assert snakemake(wd, "--unlock").returncode == 0  # the killed Snakemake left its lock, as after any kill
-    proc = snakemake(wd, "--", output)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _same(out, reference), f"{rule}: the rerun's output differs from the uninterrupted run's"
-    assert not [p for p in leftovers if p.exists()], "the rerun left the killed job's temporary files"
+    unlock = snakemake(wd, "--unlock")  # the killed Snakemake left its lock, as after any kill
+    rerun = snakemake(wd, "--", output)
+    return Fault(looked_complete, leftovers, unlock, rerun, rerun.returncode == 0 and _same(out, reference))
+
+
+@pytest.fixture(scope="module")
+def faults(request, embedded_run, tmp_path_factory) -> dict[str, Fault]:
+    """Every selected case, two at a time: each is one Snakemake job after another, so two fill both cores."""
+    selected = {item.callspec.params["rule"] for item in request.session.items if item.module is request.module}
+    with ThreadPoolExecutor(2) as pool:
+        futures = {
+            rule: pool.submit(_kill_and_rerun, rule, output, embedded_run, tmp_path_factory.mktemp(rule))
+            for rule, output, _ in KINDS
+            if rule in selected
+        }
+        return {rule: future.result() for rule, future in futures.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("rule", "what"), [(k[0], k[2]) for k in KINDS], ids=[k[0] for k in KINDS])
+def test_a_killed_stage_leaves_nothing_complete_and_reruns_to_the_same_output(rule, what, faults):
+    fault = faults[rule]
+    assert not fault.looked_complete, f"{what} of {rule} looks complete after SIGKILL"
+    assert fault.unlock.returncode == 0
+    assert fault.rerun.returncode == 0, fault.rerun.stderr[-3000:]
+    assert fault.same, f"{rule}: the rerun's output differs from the uninterrupted run's"
+    assert not [p for p in fault.leftovers if p.exists()], "the rerun left the killed job's temporary files"

@@ -11,7 +11,7 @@ import yaml
 
 from safety_neurons.workflow import config
 from safety_neurons.workflow.config import ConfigError
-from tests.conftest import REPO
+from tests.conftest import REPO, offline_env
 
 PAPER = yaml.safe_load((REPO / "config.yaml").read_text())
 
@@ -126,66 +126,10 @@ def test_snakemake_rejects_bad_config_at_parse_time(tmp_path, text, message):
     assert message in proc.stdout + proc.stderr
 
 
-def test_paper_grid_plans_offline():
-    proc = dry_run("--quiet", "rules")
-    assert proc.returncode == 0, proc.stderr
-    counts = dict(
-        line.split()[:2]
-        for line in proc.stdout.splitlines()
-        if line.split()[:1]
-        and line.split()[0]
-        in {
-            "download_base",
-            "sft",
-            "dpo",
-            "prepare_dataset",
-            "eval_prompts",
-            "change_scores",
-            "neuron_sets",
-            "patched_generation",
-            "download_judge",
-            "stage_generation",
-            "judge_responses",
-            "general_eval",
-            "tables",
-            "bbh_cot_prompts",
-        }
-    )
-    assert counts == {
-        "download_base": "4",
-        "sft": "20",
-        "dpo": "42",
-        "prepare_dataset": "23",
-        "eval_prompts": "4",
-        "change_scores": "80",
-        "neuron_sets": "68",
-        "patched_generation": "280",
-        "download_judge": "2",
-        "stage_generation": "40",
-        "judge_responses": "544",
-        "general_eval": "220",
-        "tables": "1",
-        "bbh_cot_prompts": "1",
-    }
-
-
 def dry_run(*args: str) -> subprocess.CompletedProcess:
     """``snakemake -n`` in the repo with no network: planning must never reach a hub."""
     cmd = [sys.executable, "-m", "snakemake", "-n", *args]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=offline_env())
-
-
-def offline_env() -> dict:
-    import os
-
-    return dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        HF_DATASETS_OFFLINE="1",
-        no_proxy="*",
-        https_proxy="http://127.0.0.1:9",
-        http_proxy="http://127.0.0.1:9",
-    )
 
 
 def test_training_dataset_without_cost_hints_is_rejected():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from safety_neurons.workflow import plan as plan_module
 from safety_neurons.workflow.cli import main as cli
 from safety_neurons.workflow.config import load
 from safety_neurons.workflow.plan import measured_seconds, plan
+from tests.conftest import offline_env
 
 REPO = Path(__file__).resolve().parents[3]
 COPIED = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles", "report"]
@@ -91,8 +94,12 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def paper() -> dict:
-    """The plan of the paper grid (config.yaml) in the repository."""
-    return plan(REPO)
+    """The plan of the paper grid (config.yaml) in the repository, as a user asks for it (`safety-neurons plan
+    --json`), with no network: planning must never reach a hub."""
+    cmd = [sys.executable, "-m", "safety_neurons.workflow.cli", "plan", "--json", "--directory", str(REPO)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=offline_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
 
 
 def test_paper_grid_job_counts(paper):
