@@ -204,6 +204,7 @@ def train_dpo(base_dir: str, sft_dir: str, data_path: str, out_dir: str, hp: dic
         beta=hp["beta"],
         loss_type=list(hp["loss_type"]),
         loss_weights=hp["loss_weights"],
+        precompute_ref_log_probs=hp["precompute_ref_log_probs"],
     )
     trainer = DPOTrainer(
         model=model,

@@ -30,7 +30,8 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
     if rule == "dpo":
         d = _dataset(config, config["dpo"]["preferences"][wildcards["pref"]])
         tokens = 2 * config["dpo"]["epochs"] * d["size_hint"] * d["mean_tokens"]  # chosen + rejected
-        return {"train": tokens, "forward": tokens}  # the reference model's forward pass
+        once = config["dpo"]["precompute_ref_log_probs"]  # the reference's forward: once, or every epoch
+        return {"train": tokens, "forward": tokens / config["dpo"]["epochs"] if once else tokens}
     if rule == "alignment_check":
         a = config["alignment_check"]
         return {"generate": 3 * 2 * a["n_prompts"] * a["max_new_tokens"]}  # Base, SFT, DPO x two sets

@@ -32,6 +32,7 @@ HP = dict(
     loss_type=["sigmoid"],
     loss_weights=None,
     beta=0.1,
+    precompute_ref_log_probs=False,
 )
 
 
@@ -69,6 +70,22 @@ def test_dpo_learns_the_preferences(trained):
     accuracy = [h["rewards/accuracies"] for h in m["log_history"]]
     assert accuracy[0] <= 0.5 and sum(accuracy[-5:]) / 5 >= 0.7  # logged per batch of 16: noisy, so a mean
     assert mean_loss(m["log_history"][-5:]) < mean_loss(m["log_history"][:5]) - 0.01  # from ln 2 = 0.693
+
+
+def test_precomputed_reference_log_probs_train_the_same_adapter(trained, normalized, tmp_path):
+    """dpo.precompute_ref_log_probs: the frozen reference's log-probs, computed once before training, train the
+    adapter that computing them at every step trains (4 steps: what differs is batch padding, not the math)."""
+    hp = dict(HP, lr=0.01, epochs=2, max_examples=32)
+    adapters = {}
+    for once in (False, True):
+        out = tmp_path / f"precompute_{once}"
+        args = (str(trained["sft"]), str(normalized["hh_harmless_train"]), str(out))
+        train_dpo(trained["base"], *args, hp | {"precompute_ref_log_probs": once}, 1, "tulu")
+        adapters[once] = load_file(str(out / "adapter_model.safetensors"))
+    assert adapters[True].keys() == adapters[False].keys()
+    for name, vector in adapters[True].items():
+        assert not torch.equal(vector, torch.ones_like(vector)), name  # DPO moved it
+        torch.testing.assert_close(vector, adapters[False][name], rtol=1e-4, atol=1e-5)
 
 
 def test_outputs_are_only_the_adapter_and_metrics(trained):

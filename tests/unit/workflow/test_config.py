@@ -152,7 +152,10 @@ def test_safeguard_labels_come_from_the_safeguard_judge(tmp_path, judge):
 
 
 def test_the_slurm_profile_is_found_by_name_from_the_repository_root():
-    """`snakemake --profile slurm`, as a cluster user types it: the root's `slurm` link to profiles/slurm."""
-    proc = dry_run("--profile", "slurm", "--configfile", "configs/tiny.yaml", "--quiet", "rules")
+    """`snakemake --profile slurm`, as a cluster user types it: the root's `slurm` link to profiles/slurm (one
+    target: the profile on the whole paper grid is test_plan's)."""
+    proc = dry_run(
+        "--profile", "slurm", "--configfile", "configs/tiny.yaml", "--quiet", "rules", "--", "resources/tiny/tokenizer"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Using profile slurm" in proc.stdout + proc.stderr

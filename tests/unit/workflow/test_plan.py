@@ -22,6 +22,7 @@ from safety_neurons.workflow.plan import measured_seconds, plan
 from tests.conftest import offline_env
 
 REPO = Path(__file__).resolve().parents[3]
+PROFILE = REPO / "profiles" / "slurm"
 COPIED = ["Snakefile", "config.yaml", "rules", "scripts", "configs", "safety_neurons", "profiles", "report"]
 KEYS = {"gpu_type", "total_gpu_hours", "jobs", "by_rule", "by_model", "calibration"}
 # `snakemake -n --quiet rules` on config.yaml: nothing of the paper grid exists here, so every job is stale.
@@ -94,9 +95,10 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def paper() -> dict:
-    """The plan of the paper grid (config.yaml) in the repository, as a user asks for it (`safety-neurons plan
-    --json`), with no network: planning must never reach a hub."""
+    """The plan of the paper grid (config.yaml) in the repository, as a cluster user asks for it (`safety-neurons
+    plan --json --profile profiles/slurm`), with no network: planning must never reach a hub."""
     cmd = [sys.executable, "-m", "safety_neurons.workflow.cli", "plan", "--json", "--directory", str(REPO)]
+    cmd += ["--profile", str(PROFILE)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=offline_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -156,12 +158,11 @@ def test_text_output_has_the_total(capsys, paper, planned):
 
 
 def test_profile_resources_apply(paper):
-    profile = REPO / "profiles" / "slurm"
-    default_runtime = yaml.safe_load((profile / "profile.yaml").read_text())["default-resources"]["runtime"]
-    report = plan(REPO, profile=str(profile))
-    prepare = [j for j in report["jobs"] if j["rule"] == "prepare_dataset"]
+    """CPU jobs take the profile's default runtime; they cost no GPU-hours (GPU-hours: the cost model's, above)."""
+    default_runtime = yaml.safe_load((PROFILE / "profile.yaml").read_text())["default-resources"]["runtime"]
+    prepare = [j for j in paper["jobs"] if j["rule"] == "prepare_dataset"]
     assert prepare and all(j["minutes"] == default_runtime and j["estimate"] == "runtime" for j in prepare)
-    assert report["total_gpu_hours"] == paper["total_gpu_hours"]  # CPU jobs cost no GPU-hours
+    assert all(j["gpu_hours"] == 0 for j in prepare)
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +247,12 @@ def test_workflow_error_is_reported(capsys):
 def test_missing_profile_is_reported(capsys, tmp_path):
     code, _, err = run_cli(capsys, "--profile", str(tmp_path / "nope"), "--directory", str(REPO))
     assert code != 0 and "nope" in err
+
+
+def test_precomputed_reference_log_probs_cost_one_forward_pass():
+    """dpo.precompute_ref_log_probs: the reference's forward runs once over the pairs, not once per epoch."""
+    config = load(REPO / "config.yaml")
+    per_step = costs.work_tokens("dpo", config, {"pref": "hh_harmless"})
+    config["dpo"]["precompute_ref_log_probs"] = True
+    once = costs.work_tokens("dpo", config, {"pref": "hh_harmless"})
+    assert once["train"] == per_step["train"] and once["forward"] * config["dpo"]["epochs"] == per_step["forward"]
