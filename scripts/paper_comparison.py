@@ -1,13 +1,14 @@
 """Snakemake adapter: the paper's published values beside this run's (CSV + markdown)."""
 
-import pandas as pd
-
-from safety_neurons.files import atomic_text
-from safety_neurons.reporting.paper import RunNames, comparison, load_reference
-from safety_neurons.reporting.tables import markdown
 from safety_neurons.workflow.script import job
 
 with job(snakemake, torch_threads=False) as log:
+    import pandas as pd
+
+    from safety_neurons.files import atomic_text
+    from safety_neurons.reporting.paper import RunNames, comparison, load_reference
+    from safety_neurons.reporting.tables import markdown
+
     tables = {name: path for name, path in snakemake.input.items() if name != "reference"}
     reference = load_reference(snakemake.input.reference)
     df = comparison(reference, RunNames(**snakemake.params.names), {k: pd.read_csv(v) for k, v in tables.items()})

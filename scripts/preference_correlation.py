@@ -1,13 +1,14 @@
 """Snakemake adapter: Spearman/overlap of the preference neurons of every DPO (E6), table and heatmaps."""
 
-import pandas as pd
-
-from safety_neurons.experiments.robustness import matrix, pairwise, plot_heatmaps
-from safety_neurons.files import atomic_text
-from safety_neurons.neurons.change_scores import load_ranking
 from safety_neurons.workflow.script import job
 
 with job(snakemake, torch_threads=False):
+    import pandas as pd
+
+    from safety_neurons.experiments.robustness import matrix, pairwise, plot_heatmaps
+    from safety_neurons.files import atomic_text
+    from safety_neurons.neurons.change_scores import load_ranking
+
     p, files = snakemake.params, list(snakemake.input)
     n = len(p.variants)
     tables = []

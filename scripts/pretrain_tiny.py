@@ -1,9 +1,10 @@
 """Snakemake adapter: build and briefly pretrain one tiny base model."""
 
-from safety_neurons.models.tiny import make_base
 from safety_neurons.workflow.script import job
 
 with job(snakemake) as log:
+    from safety_neurons.models.tiny import make_base
+
     make_base(
         snakemake.input.tokenizer,
         snakemake.input.corpus,

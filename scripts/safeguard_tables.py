@@ -1,12 +1,13 @@
 """Snakemake adapter: safeguard accuracy (mean over training sets and seeds) and deployment tables, Fig. 10/4."""
 
-import pandas as pd
-
-from safety_neurons.files import atomic_text
-from safety_neurons.reporting.figures import plot_safeguard
 from safety_neurons.workflow.script import job
 
 with job(snakemake, torch_threads=False):
+    import pandas as pd
+
+    from safety_neurons.files import atomic_text
+    from safety_neurons.reporting.figures import plot_safeguard
+
     keys, inp = snakemake.params.groups, snakemake.input
     curves = pd.concat([pd.read_csv(f).assign(**k) for k, f in zip(keys, inp.curves, strict=True)])
     acc = curves.groupby(["model", "guarded", "neurons", "k"], as_index=False)[["accuracy", "majority"]].mean()

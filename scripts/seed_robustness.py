@@ -1,12 +1,13 @@
 """Snakemake adapter: overlap and Spearman of the top-k neurons across training seeds (E5), per model."""
 
-import pandas as pd
-
-from safety_neurons.experiments.robustness import pairwise
-from safety_neurons.files import atomic_text
 from safety_neurons.workflow.script import job
 
 with job(snakemake, torch_threads=False) as log:
+    import pandas as pd
+
+    from safety_neurons.experiments.robustness import pairwise
+    from safety_neurons.files import atomic_text
+
     p, files = snakemake.params, list(snakemake.input)
     n = len(p.seeds)
     tables = []

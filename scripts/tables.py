@@ -1,20 +1,21 @@
 """Snakemake adapter: Table 8, Table 1 (C with its bootstrap interval), the long safety table and the t-test table
 (CSV + markdown)."""
 
-from safety_neurons.files import atomic_text
-from safety_neurons.reporting.tables import (
-    c_intervals,
-    general_long,
-    markdown,
-    row_label,
-    safety_long,
-    table1,
-    table8,
-    ttest_table,
-)
 from safety_neurons.workflow.script import job
 
 with job(snakemake, torch_threads=False) as log:
+    from safety_neurons.files import atomic_text
+    from safety_neurons.reporting.tables import (
+        c_intervals,
+        general_long,
+        markdown,
+        row_label,
+        safety_long,
+        table1,
+        table8,
+        ttest_table,
+    )
+
     p = snakemake.params
     safety = safety_long(p.safety)
     general = general_long(p.general)

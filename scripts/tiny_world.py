@@ -1,11 +1,12 @@
 """Snakemake adapter: the embedded tiny world's data files, general-benchmark and preference equivalents."""
 
-from safety_neurons.data.synthetic import WORLD_FILES, TinyWorld, write_world
-from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES, write_benchmarks
-from safety_neurons.data.synthetic_preferences import PREFERENCE_FILES, write_preferences
 from safety_neurons.workflow.script import job
 
 with job(snakemake, torch_threads=False):
+    from safety_neurons.data.synthetic import WORLD_FILES, TinyWorld, write_world
+    from safety_neurons.data.synthetic_benchmarks import BENCHMARK_FILES, write_benchmarks
+    from safety_neurons.data.synthetic_preferences import PREFERENCE_FILES, write_preferences
+
     w, out = snakemake.params.world, dict(snakemake.output.items())
     args = (w["seed"], w["sizes"], w["rates"], w["heldout_fraction"])
     write_world({role: out[role] for role in WORLD_FILES}, *args)

@@ -1,9 +1,10 @@
 """Snakemake adapter: DPO of one model, seed and preference dataset on top of its SFT."""
 
-from safety_neurons.training.trainers import train_dpo
 from safety_neurons.workflow.script import adapter_dirs, job
 
 with job(snakemake):
+    from safety_neurons.training.trainers import train_dpo
+
     train_dpo(
         snakemake.input.base,
         *adapter_dirs([snakemake.input.sft]),

@@ -1,9 +1,10 @@
 """Snakemake adapter: SFT of one model and seed."""
 
-from safety_neurons.training.trainers import train_sft
 from safety_neurons.workflow.script import adapter_dirs, job
 
 with job(snakemake):
+    from safety_neurons.training.trainers import train_sft
+
     train_sft(
         snakemake.input.base,
         snakemake.input.data,

@@ -212,8 +212,11 @@ class EmbeddedRun(Background):
     wd: Path | None = None
 
     def start(self, wd: Path) -> None:
+        """Run as ``make demo`` runs: with the warm worker (test_faults reruns stages cold and compares)."""
         self.wd = wd
-        self.launch(snakemake_command(), wd, self.log)
+        self.launch(
+            [sys.executable, "-m", "safety_neurons.workflow.cli", "warm", "--", *snakemake_command()], wd, self.log
+        )
 
     @property
     def log(self) -> Path:

@@ -10,6 +10,7 @@ COMMANDS = {
     "check": "validate config files as the workflow will (config.yaml first, then each --configfile); one line "
     "naming the file and line, or the key, of the first mistake",
     "plan": "GPU-hours of the jobs a dry run would start, per stage and model, calibrated on completed jobs",
+    "warm": "run a local Snakemake command with torch, transformers, peft and trl imported once for all its jobs",
 }
 
 
@@ -29,6 +30,10 @@ def main(argv: list[str] | None = None) -> None:
         from safety_neurons.workflow.plan import main as plan
 
         sys.exit(plan(argv[1:]))
+    elif args.command == "warm":
+        from safety_neurons.workflow.warm import main as warm
+
+        sys.exit(warm(argv[1:]))
 
 
 def check(argv: list[str]) -> int:

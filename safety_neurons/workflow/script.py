@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from safety_neurons.files import UserError
+from safety_neurons.workflow import warm
 
 
 @contextmanager
@@ -37,8 +38,11 @@ def to_file(path: str | Path) -> Iterator[logging.Logger]:
 @contextmanager
 def job(smk, *, torch_threads: bool = True) -> Iterator[logging.Logger]:
     """The frame of a stage script: logging to the rule's log and, for model stages, torch on the job's threads
-    (table, figure and judge jobs pass ``torch_threads=False`` and never import torch). A known mistake
-    (``UserError``) ends the job with one line naming its culprit; its traceback stays in the log."""
+    (table, figure and judge jobs pass ``torch_threads=False`` and never import torch). Under ``safety-neurons
+    warm`` the script runs in the warm worker's fork (its imports go inside the block, so the client skips
+    them). A known mistake (``UserError``) ends the job with one line naming its culprit; its traceback stays
+    in the log."""
+    warm.offload()
     try:
         with to_file(smk.log[0]) as log:
             if torch_threads:
@@ -46,6 +50,8 @@ def job(smk, *, torch_threads: bool = True) -> Iterator[logging.Logger]:
 
                 torch.set_num_threads(smk.threads)
             yield log
+            if warm.in_worker():
+                log.info(warm.usage())
     except UserError as e:
         raise SystemExit(f"error: {e} (traceback: {smk.log[0]})") from None
 

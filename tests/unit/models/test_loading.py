@@ -3,6 +3,7 @@ comes from the Hugging Face cache, offline as on a compute node."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,48 +41,66 @@ def test_cpu_runs_auto_in_float32_unless_configured():
     assert placement("auto") == ("cpu", "float32") and placement("auto", "configured") == ("cpu", "auto")
 
 
-def download_offline(cache: Path, out: Path, architecture: str = "LlamaForCausalLM") -> subprocess.CompletedProcess:
-    """``download`` of Llama-2-7b-hf, checked as rule download_base checks it, in a fresh process with the hub
-    switched off and ``cache`` as its cache."""
-    code = (
-        "import sys\nfrom functools import partial\n"
-        "from safety_neurons.models.loading import check_snapshot, download\n"
-        f"check = partial(check_snapshot, key='models.llama2', architecture={architecture!r}, neuron_site={SITE!r},"
-        " shape=(2, 64))\n"
-        f"try:\n    download('meta-llama/Llama-2-7b-hf', 'main', {str(out)!r}, check)\n"
-        "except Exception as e:\n    sys.exit(f'{type(e).__name__}: {e}')\n"
-    )
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(cache), HF_HOME=str(cache.parent / "home"))
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+CASES = {  # name: (repo id, architecture in the config entry)
+    "cached": ("meta-llama/Llama-2-7b-hf", "LlamaForCausalLM"),
+    "uncached": ("meta-llama/Llama-2-13b-hf", "LlamaForCausalLM"),
+    "unlike": ("meta-llama/Llama-2-7b-hf", "X"),
+}
+DOWNLOAD = """
+import json, sys
+from functools import partial
+from safety_neurons.models.loading import check_snapshot, download
+cases, out, site = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+errors = {}
+for name, (repo, architecture) in cases.items():
+    check = partial(check_snapshot, key="models.llama2", architecture=architecture, neuron_site=site, shape=(2, 64))
+    try:
+        download(repo, "main", f"{out}/{name}", check)
+    except Exception as e:
+        errors[name] = f"{type(e).__name__}: {e}"
+print(json.dumps(errors))
+"""
 
 
-def test_download_copies_a_cached_revision_offline(fp16_checkpoint, tokenizer_dir, tmp_path):
+@pytest.fixture(scope="module")
+def downloads(fp16_checkpoint, tokenizer_dir, tmp_path_factory) -> tuple[Path, dict[str, str], dict[str, Path]]:
+    """``download`` as rule download_base runs it, each case of CASES, in one fresh process with the hub switched
+    off and a cache holding one revision of Llama-2-7b-hf: (output root, each failed case's error, the files)."""
+    tmp = tmp_path_factory.mktemp("downloads")
     files = {f.name: f for f in fp16_checkpoint.iterdir()} | {f.name: f for f in tokenizer_dir.iterdir()}
     files["README.md"] = files["original/consolidated.00.pth"] = fp16_checkpoint / "config.json"  # not copied
-    cache = hub_cache(tmp_path / "hub", "meta-llama/Llama-2-7b-hf", files)
-    proc = download_offline(cache, tmp_path / "base")
+    cache = hub_cache(tmp / "hub", "meta-llama/Llama-2-7b-hf", files)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(cache), HF_HOME=str(tmp / "home"))
+    args = [sys.executable, "-c", DOWNLOAD, json.dumps(CASES), str(tmp / "out"), SITE]
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    got = sorted(f.name for f in (tmp_path / "base").iterdir())
+    return tmp / "out", json.loads(proc.stdout.strip().splitlines()[-1]), files
+
+
+def test_download_copies_a_cached_revision_offline(downloads):
+    out, errors, files = downloads
+    assert "cached" not in errors, errors
+    base = out / "cached"
+    got = sorted(f.name for f in base.iterdir())
     assert got == sorted(n for n in files if n not in ("README.md", "original/consolidated.00.pth"))
-    assert not any(f.is_symlink() for f in (tmp_path / "base").iterdir())  # content, not links into the cache
-    assert load_base(tmp_path / "base", "auto").dtype == torch.float16
-    assert load_tokenizer(tmp_path / "base").pad_token is not None
+    assert not any(f.is_symlink() for f in base.iterdir())  # content, not links into the cache
+    assert load_base(base, "auto").dtype == torch.float16
+    assert load_tokenizer(base).pad_token is not None
 
 
-def test_download_of_an_uncached_model_offline_names_it_and_leaves_nothing(tmp_path):
-    proc = download_offline(tmp_path / "empty", tmp_path / "base")
-    assert proc.returncode != 0 and not (tmp_path / "base").exists()
-    assert proc.stderr.strip().startswith(
-        "HubUnavailable: meta-llama/Llama-2-7b-hf@main: not in the Hugging Face cache"
+def test_download_of_an_uncached_model_offline_names_it_and_leaves_nothing(downloads):
+    out, errors, _ = downloads
+    assert not (out / "uncached").exists()
+    assert errors["uncached"].startswith(
+        "HubUnavailable: meta-llama/Llama-2-13b-hf@main: not in the Hugging Face cache"
     )
 
 
-def test_a_snapshot_unlike_its_config_entry_is_refused_before_it_is_copied(fp16_checkpoint, tmp_path):
-    files = {f.name: f for f in fp16_checkpoint.iterdir()}
-    proc = download_offline(hub_cache(tmp_path / "hub", "meta-llama/Llama-2-7b-hf", files), tmp_path / "base", "X")
-    assert proc.returncode != 0 and not (tmp_path / "base").exists()
-    assert proc.stderr.strip().startswith("UserError: config key models.llama2.architecture: 'X', but ")
-    assert proc.stderr.strip().endswith("holds a LlamaForCausalLM")
+def test_a_snapshot_unlike_its_config_entry_is_refused_before_it_is_copied(downloads):
+    out, errors, _ = downloads
+    assert not (out / "unlike").exists()
+    assert errors["unlike"].startswith("UserError: config key models.llama2.architecture: 'X', but ")
+    assert errors["unlike"].endswith("holds a LlamaForCausalLM")
 
 
 def test_the_neuron_site_is_checked_where_the_model_is_downloaded(tmp_path):
