@@ -212,11 +212,12 @@ class EmbeddedRun(Background):
     wd: Path | None = None
 
     def start(self, wd: Path) -> None:
-        """Run as ``make demo`` runs: with the warm worker (test_faults reruns stages cold and compares)."""
+        """Run as ``make demo`` runs: with the warm worker (test_faults reruns stages cold and compares); at a
+        lower priority (nice 10): the tests that read it run late, while the SLURM run, the longest chain of the
+        session, ends the suite when it is starved."""
         self.wd = wd
-        self.launch(
-            [sys.executable, "-m", "safety_neurons.workflow.cli", "warm", "--", *snakemake_command()], wd, self.log
-        )
+        warm = [sys.executable, "-m", "safety_neurons.workflow.cli", "warm", "--"]
+        self.launch(["nice", "-n", "10", *warm, *snakemake_command()], wd, self.log)
 
     @property
     def log(self) -> Path:
