@@ -2,7 +2,8 @@
 runs each stage script of that (local) Snakemake run in a fork of itself, so a tiny job pays milliseconds of
 start-up instead of the ~9 s those imports cost a fresh interpreter. Outputs are the same as without it; only
 the benchmark files' ``cpu_time`` and ``max_rss`` then measure the script's thin client (the job's own use is
-the last line of its rule log). Cluster jobs never see it: the worker serves one machine."""
+the last line of its rule log). Cluster jobs never use it: the worker serves one machine, and a SLURM job
+(``SLURM_JOB_ID`` set) runs cold."""
 
 from __future__ import annotations
 
@@ -52,9 +53,10 @@ def in_worker() -> bool:
 
 def offload() -> None:
     """Run this script in the warm worker serving the run, if one does, and exit with its status; return at once
-    in the worker's fork, or where no worker serves (the script then runs here, cold, to the same result)."""
+    in the worker's fork, or where no worker serves (the script then runs here, cold, to the same result). A
+    SLURM job runs in its own allocation, cold, even when a worker's socket reached it through ``--export``."""
     path = os.environ.get(ENV)
-    if not path or _in_worker:
+    if not path or _in_worker or "SLURM_JOB_ID" in os.environ:
         return
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

@@ -62,7 +62,8 @@ sys.exit(7)  # the worker's status is its command's
 
 def _warm(cwd: Path, *command: str) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "safety_neurons.workflow.cli", "warm", "--", *command]
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_JOB_ID"}  # not a job of a cluster (those run cold)
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +130,10 @@ def test_ctrl_c_ends_the_command_and_the_worker(tmp_path):
     time.sleep(2)
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=60) != 0
+
+
+def test_a_slurm_job_runs_cold_even_with_a_workers_socket_in_its_environment(tmp_path):
+    (tmp_path / "job.py").write_text(JOB)
+    env = dict(os.environ, **{ENV: str(tmp_path / "gone.sock"), "SLURM_JOB_ID": "42"})
+    cold = subprocess.run([sys.executable, "job.py", "0"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert cold.returncode == 0 and not _report(cold.stdout)["worker"] and "unreachable" not in cold.stderr
