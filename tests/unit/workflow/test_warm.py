@@ -60,8 +60,11 @@ sys.exit(7)  # the worker's status is its command's
 """
 
 
+WARM = [sys.executable, "-m", "safety_neurons.workflow.cli", "warm", "--"]
+
+
 def _warm(cwd: Path, *command: str) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "safety_neurons.workflow.cli", "warm", "--", *command]
+    args = [*WARM, *command]
     env = {k: v for k, v in os.environ.items() if k != "SLURM_JOB_ID"}  # not a job of a cluster (those run cold)
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
 
@@ -125,8 +128,8 @@ def test_the_commands_exit_status_is_the_workers(served):
 
 def test_ctrl_c_ends_the_command_and_the_worker(tmp_path):
     """SIGINT to the process group (a terminal's Ctrl-C) ends the command; the worker then returns its status."""
-    args = [sys.executable, "-m", "safety_neurons.workflow.cli", "warm", "--", sys.executable, "-c"]
-    proc = subprocess.Popen([*args, "import time; time.sleep(120)"], cwd=tmp_path, start_new_session=True)
+    command = [sys.executable, "-c", "import time; time.sleep(120)"]
+    proc = subprocess.Popen([*WARM, *command], cwd=tmp_path, start_new_session=True)
     time.sleep(2)
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=60) != 0
