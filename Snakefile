@@ -29,12 +29,28 @@ include: "rules/safeguard.smk"
 include: "rules/paper.smk"
 
 
-# Hub and URL downloads run where Snakemake runs (a cluster's compute nodes often have no internet access).
+# Run where Snakemake runs: hub and URL downloads (a cluster's compute nodes often have no internet access),
+# and bookkeeping that computes for seconds on a CPU (sampling prompts, ranking neurons into sets, tables,
+# figures), which a cluster queue would make wait minutes per job.
 localrules:
     download_base,
     download_judge,
     prepare_dataset,
     bbh_cot_prompts,
+    tiny_world,
+    eval_prompts,
+    neuron_sets,
+    seed_robustness,
+    preference_correlation,
+    cross_tables,
+    safeguard_tables,
+    tables,
+    headline,
+    paper_comparison,
+    figure_causal_effect,
+    figure_neurons,
+    figure_curves,
+    figure_windows,
 
 
 rule core:

@@ -3,7 +3,7 @@
 tests/slurm/local-cluster.sh installs (first use, apt) and starts the cluster; it is always stopped again. The
 workflow runs with tests/slurm/profile (executor slurm) on one tiny model whose GPU stages ask for one GPU
 (tests/slurm/slurm.yaml); sacct then has to show every remote job COMPLETED and the GPU stages with gres/gpu=1.
-Cluster and run start in the background as soon as the session has collected these tests (tests/conftest.py),
+Cluster and run start in the background when the session starts (tests/conftest.py),
 and the tests run last. Needs root and apt-get; about 6 minutes on two cores alone
 (`pytest tests/workflow/test_slurm.py -s`).
 """
@@ -34,7 +34,9 @@ CLUSTER = REPO / "tests" / "slurm" / "local-cluster.sh"
 CONFIGS = ["--configfile", "configs/tiny.yaml", "tests/configs/ci.yaml", "tests/slurm/slurm.yaml"]
 MODEL = "tiny_llama"  # the one model of tests/slurm/slurm.yaml
 GPU_RULES = {"sft", "dpo", "alignment_check", "change_scores", "patched_generation", "general_eval"}
-LOCAL_RULES = {"all", "prepare_dataset"}  # run by Snakemake itself (the Snakefile's localrules), never submitted
+# Run by Snakemake itself (the Snakefile's localrules in this DAG: dataset preparation and CPU bookkeeping),
+# never submitted.
+LOCAL_RULES = {"all", "prepare_dataset", "tiny_world", "eval_prompts", "neuron_sets"}
 # The chain from the tiny world to a judged patching sweep and one benchmark of one row, a job per set and per
 # benchmark as on a cluster (the experiments' jobs are the same rules again).
 TARGETS = [
@@ -44,11 +46,12 @@ TARGETS = [
     f"results/{MODEL}/s1/patching/sft/main-random/tiny_red_team.jsonl",
 ]
 SNAKEMAKE_TIMEOUT = 1200  # s; SIGINT (Snakemake ignores SIGTERM with jobs in flight), then KILL
-# Then preemption: a second seed's SFT (3 epochs, a checkpoint every 4 steps) is scancelled once its first
-# checkpoint exists; Snakemake's retry (--retries 1) resubmits it and training resumes from the checkpoint.
-RETRY_TARGET = f"results/{MODEL}/s2/sft/adapter_model.safetensors"
-RETRY_CONFIG = "sft: {epochs: 3, save_steps: 4, logging_steps: 1}\n"
-RETRY_CHECKPOINT = f"results/{MODEL}/s2/.checkpoints_sft/checkpoint-4/trainer_state.json"
+# Preemption in the same run: the SFT job (a checkpoint every 4 of its 15 steps, tests/slurm/slurm.yaml) is
+# scancelled once its first checkpoint exists; Snakemake's retry (--retries 1) resubmits it, training resumes from
+# the checkpoint, and the chain goes on from the resumed adapter.
+PREEMPTED = "sft"
+CHECKPOINT = f"results/{MODEL}/s1/.checkpoints_sft/checkpoint-4/trainer_state.json"
+METRICS = f"results/{MODEL}/s1/sft/adapter_metrics.json"
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,13 +76,12 @@ def runnable() -> bool:
 
 
 @dataclass
-class Runs:
-    """What the background thread leaves for the tests: the workflow run and the preempted SFT's retry."""
+class Run:
+    """What the background thread leaves for the tests: the workflow run through the cluster."""
 
     wd: Path
     output: str
     seconds: float
-    retry_output: str = ""
     cancelled: list[str] = field(default_factory=list)  # SLURM job ids scancelled mid-training
 
 
@@ -95,7 +97,7 @@ class Background:
         self.pool = ThreadPoolExecutor(1)
         self.future = self.pool.submit(self._up_and_run)
 
-    def _up_and_run(self) -> Runs:
+    def _up_and_run(self) -> Run:
         t0 = time.monotonic()
         proc = cluster("up")
         self.notes.append(f"local-cluster.sh up: {time.monotonic() - t0:.0f}s (rc {proc.returncode})")
@@ -105,21 +107,16 @@ class Background:
             raise RuntimeError("stopped before the SLURM run started")
         wd = copy_workflow(Path(tempfile.mkdtemp(prefix="slurm-workflow-")))  # jobs run as root: /tmp is fine
         shutil.copytree(REPO / "tests" / "slurm", wd / "tests" / "slurm")
-        output, seconds = self._snakemake(wd, [*TARGETS, "--profile", "tests/slurm/profile", *CONFIGS])
-        runs = Runs(wd, output, seconds)
-        if self.stopping:
-            raise RuntimeError("stopped before the preemption run started")
-        (wd / "tests" / "slurm" / "retry.yaml").write_text(RETRY_CONFIG)
         # squeue as status command: sacct reports an scancelled job as "CANCELLED by <uid>", which plugin 2.8.0
         # does not recognise as failed (it keeps waiting); squeue says CANCELLED (MinJobAge here: 600 s).
-        retry = [RETRY_TARGET, "--profile", "tests/slurm/profile", "--retries", "1", "--slurm-status-command", "squeue"]
-        retry += [*CONFIGS, "tests/slurm/retry.yaml"]
-        runs.retry_output, _ = self._snakemake(wd, retry, preempt=runs.cancelled)
-        return runs
+        args = [*TARGETS, "--profile", "tests/slurm/profile", "--retries", "1", "--slurm-status-command", "squeue"]
+        cancelled: list[str] = []
+        output, seconds = self._snakemake(wd, [*args, *CONFIGS], preempt=cancelled)
+        return Run(wd, output, seconds, cancelled)
 
-    def _snakemake(self, wd: Path, args: list[str], preempt: list[str] | None = None) -> tuple[str, float]:
-        """Snakemake through the cluster in ``wd``: (its output, seconds). With ``preempt``, the running SLURM
-        jobs are scancelled once RETRY_CHECKPOINT exists, their ids appended to it."""
+    def _snakemake(self, wd: Path, args: list[str], preempt: list[str]) -> tuple[str, float]:
+        """Snakemake through the cluster in ``wd``: (its output, seconds). The running PREEMPTED job is
+        scancelled once CHECKPOINT exists, its id appended to ``preempt``."""
         # Jobs run `<sys.executable> -m snakemake` (shared-FS software deployment) with sbatch --export=ALL:
         # the venv's Python and PATH reach them from this environment.
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}  # not a job inside a job
@@ -129,8 +126,7 @@ class Background:
         cmd = [*timeout, sys.executable, "-m", "snakemake", *args]
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if preempt is not None:
-            preempt += self._preempt(wd / RETRY_CHECKPOINT)
+        preempt += self._preempt(wd / CHECKPOINT)
         output, _ = self.proc.communicate(timeout=SNAKEMAKE_TIMEOUT + 120)
         seconds = time.monotonic() - t0
         self.notes.append(f"snakemake {args[0]} through SLURM: {seconds:.0f}s (rc {self.proc.returncode})")
@@ -143,12 +139,13 @@ class Background:
         return output, seconds
 
     def _preempt(self, checkpoint: Path) -> list[str]:
-        """scancel the running jobs (the one SFT job) as soon as ``checkpoint`` exists: their ids."""
-        deadline = time.monotonic() + 300
+        """scancel the running PREEMPTED job as soon as ``checkpoint`` exists: its id."""
+        deadline = time.monotonic() + 600
         while not checkpoint.exists() and self.proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        running = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"], capture_output=True, text=True)
-        ids = running.stdout.split()
+        running = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k"], capture_output=True, text=True)
+        rows = (line.split("|", 1) for line in running.stdout.splitlines() if "|" in line)
+        ids = [job for job, comment in rows if rule_of_comment(comment) == PREEMPTED]
         if ids:
             subprocess.run(["scancel", *ids], check=True)
         self.notes.append(f"scancelled {ids} once {checkpoint.parent.name} existed: {checkpoint.exists()}")
@@ -172,7 +169,8 @@ BACKGROUND: Background | None = None
 
 
 def start() -> None:
-    """Start the cluster and the run in the background, once (tests/conftest.py calls it after collection)."""
+    """Start the cluster and the run in the background, once (tests/conftest.py: before collection for the whole
+    suite, else after it)."""
     global BACKGROUND
     if BACKGROUND is None and runnable():
         BACKGROUND = Background()
@@ -242,20 +240,22 @@ def rule_of_comment(comment: str) -> str:
 
 
 def test_every_remote_job_completed_in_sacct_with_gpus(slurm_run):
+    """Each planned job but localrules went to SLURM once (the preempted SFT twice) and COMPLETED there (the
+    preempted attempt: test below), GPU stages with one GPU, CPU stages with none."""
     output, seconds = slurm_run.output, slurm_run.seconds
     run_uuid = re.search(r"SLURM run ID: (\S+)", output)[1]
     planned = planned_jobs(output)
     remote = Counter({rule: n for rule, n in planned.items() if rule not in LOCAL_RULES})
-    assert GPU_RULES <= set(remote) and "prepare_dataset" in planned, planned
+    assert GPU_RULES <= set(remote) and LOCAL_RULES - {"all"} <= set(planned), planned
 
     submitted = submitted_jobs(output)
-    assert Counter(submitted.values()) == remote, "every planned job but localrules went to SLURM once"
+    assert Counter(submitted.values()) == remote + Counter({PREEMPTED: 1})
 
     rows = sacct_rows(run_uuid, set(submitted))
     report = "\n".join("|".join(r.values()) for r in rows.values())
     print(f"sacct for run {run_uuid}:\n{report}")
     assert set(rows) == set(submitted), report
-    assert {r["State"] for r in rows.values()} == {"COMPLETED"}, report
+    assert {r["State"] for job, r in rows.items() if job not in slurm_run.cancelled} == {"COMPLETED"}, report
     for job_id, r in rows.items():
         rule = rule_of_comment(r["Comment"])
         assert rule == submitted[job_id], r
@@ -264,7 +264,7 @@ def test_every_remote_job_completed_in_sacct_with_gpus(slurm_run):
             assert gpus and gpus[1] == "1", f"GPU stage without its one GPU: {r}"
         else:
             assert gpus is None, f"CPU stage holding a GPU: {r}"
-    assert sum(1 for r in rows.values() if rule_of_comment(r["Comment"]) in GPU_RULES) == sum(
+    assert sum(1 for r in rows.values() if rule_of_comment(r["Comment"]) in GPU_RULES) == 1 + sum(
         remote[rule] for rule in GPU_RULES
     )
     print(f"{len(rows)} SLURM jobs, all COMPLETED; wall time {seconds:.0f}s")
@@ -286,13 +286,13 @@ def test_a_scancelled_training_job_is_retried_and_resumes_from_its_checkpoint(sl
     """Preemption on the cluster: the SFT job scancelled after its first checkpoint fails in sacct (CANCELLED),
     Snakemake resubmits it (attempt 2), and training resumes from the checkpoint without repeating a step."""
     assert len(slurm_run.cancelled) == 1, slurm_run.cancelled
-    submitted = submitted_jobs(slurm_run.retry_output)
-    assert list(submitted.values()) == ["sft", "sft"] and slurm_run.cancelled[0] in submitted, submitted
-    run_uuid = re.search(r"SLURM run ID: (\S+)", slurm_run.retry_output)[1]
+    submitted = [job for job, rule in submitted_jobs(slurm_run.output).items() if rule == PREEMPTED]
+    assert len(submitted) == 2 and slurm_run.cancelled[0] in submitted, submitted
+    run_uuid = re.search(r"SLURM run ID: (\S+)", slurm_run.output)[1]
     states = {job: r["State"] for job, r in sacct_rows(run_uuid, set(submitted)).items()}
     retried = next(job for job in submitted if job != slurm_run.cancelled[0])
     assert states[slurm_run.cancelled[0]].startswith("CANCELLED") and states[retried] == "COMPLETED", states
-    metrics = json.loads((slurm_run.wd / RETRY_TARGET).with_name("adapter_metrics.json").read_text())
+    metrics = json.loads((slurm_run.wd / METRICS).read_text())
     assert metrics["resumed_from_step"] >= 4
     executed = [h["step"] for h in metrics["log_history"] if h["step"] > metrics["resumed_from_step"]]
     assert executed == list(range(metrics["resumed_from_step"] + 1, metrics["steps"] + 1))  # each step once
