@@ -10,7 +10,7 @@
 # Usage (as root):
 #   local-cluster.sh up      # install + configure + start + wait until the node is idle
 #   local-cluster.sh smoke   # sbatch/srun/squeue/sacct/scancel/--gpus checks
-#   local-cluster.sh down    # cancel jobs, stop every daemon this script started
+#   local-cluster.sh down    # cancel jobs, stop every daemon this script started, remove its config
 #   (also: install | configure | start | wait | stop | status)
 #
 # Environment knobs:
@@ -257,16 +257,20 @@ do_wait() {
   sinfo -N -o '%N %P %t %c %m %G' >&2
 }
 
-stop_pid() {  # stop_pid NAME -- only if the pid file names a live process called NAME
-  local name=$1 p
-  pid_alive "$name" || { rm -f "$PIDS/$name.pid"; return 0; }
-  p=$(cat "$PIDS/$name.pid")
-  kill "$p"
-  local t0=$SECONDS
-  while [ -d /proc/$p ] && (( SECONDS - t0 < 20 )); do sleep 0.25; done
-  [ -d /proc/$p ] && { log "$name ($p) ignored SIGTERM, sending SIGKILL"; kill -9 "$p" || true; }
-  rm -f "$PIDS/$name.pid"
-  log "stopped $name ($p)"
+stop_pids() {  # stop_pids NAME... -- SIGTERM to each live one (pid file naming a process called NAME), then
+  # wait for all together (each daemon takes ~2 s to exit; one after another made `down` take 10 s)
+  local name p pids=()
+  for name in "$@"; do
+    if pid_alive "$name"; then p=$(cat "$PIDS/$name.pid"); kill "$p"; pids+=("$name:$p"); fi
+    rm -f "$PIDS/$name.pid"
+  done
+  local t0=$SECONDS entry
+  for entry in "${pids[@]}"; do
+    p=${entry#*:}
+    while [ -d /proc/$p ] && (( SECONDS - t0 < 20 )); do sleep 0.1; done
+    [ -d /proc/$p ] && { log "${entry%%:*} ($p) ignored SIGTERM, sending SIGKILL"; kill -9 "$p" || true; }
+    log "stopped ${entry%%:*} ($p)"
+  done
 }
 
 do_stop() {
@@ -274,11 +278,16 @@ do_stop() {
     scancel --user=root 2>/dev/null || true       # jobs are all ours on this test box
     sleep 1
   fi
-  stop_pid slurmd
-  stop_pid slurmctld
-  stop_pid slurmdbd
-  stop_pid mariadbd
-  stop_pid munged
+  stop_pids slurmd slurmctld slurmdbd mariadbd munged
+}
+
+# down = stop + remove the configuration this script wrote: with a SLURM client installed, a slurm.conf naming
+# a controller that is gone makes `scontrol show config` wait ~9 s, and the Snakemake SLURM plugin runs it each
+# time Snakemake builds its command line (every `snakemake` start, local runs included).
+do_down() {
+  do_stop
+  rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf
+  log "removed /etc/slurm/slurm.conf, gres.conf, slurmdbd.conf"
 }
 
 do_status() {
@@ -317,7 +326,8 @@ case "${1:-up}" in
   up)        t0=$SECONDS; do_install; t1=$SECONDS; do_configure; do_start; do_wait
              log "cluster up: install $((t1 - t0))s, configure+start+wait $((SECONDS - t1))s" ;;
   smoke)     do_smoke ;;
-  stop|down) do_stop ;;
+  stop)      do_stop ;;
+  down)      do_down ;;
   status)    do_status ;;
   *) die "usage: $0 up|down|smoke|status|install|configure|start|wait|stop" ;;
 esac
