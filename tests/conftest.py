@@ -68,16 +68,40 @@ class Prebuild(Background):
 PREBUILD = Prebuild()
 
 
+def start_background(factory: pytest.TempPathFactory, needed: set[str], slurm: bool) -> None:
+    """Start the background work the tests in ``needed`` (fixture names) and ``slurm`` call for, once each."""
+    if needed & PREBUILT and PREBUILD.proc is None:
+        PREBUILD.start(factory.getbasetemp() / "prebuilt", bases=bool(needed & HEAVY))
+    if "embedded_run" in needed and EMBEDDED.proc is None:
+        EMBEDDED.start(copy_workflow(factory.mktemp("workflow")))
+    if slurm:
+        from tests.workflow import test_slurm
+
+        test_slurm.start()
+
+
+@pytest.hookimpl(trylast=True)  # after the tmpdir plugin's: its factory exists
+def pytest_configure(config):
+    """`make test` (no paths, keywords or markers beyond the default given): start all the background work
+    now, while collection imports the test modules on one core (about 15 s)."""
+    whole_suite = config.args_source == pytest.Config.ArgsSource.TESTPATHS and not config.option.keyword
+    if whole_suite and config.option.markexpr == "not paper_paths" and not config.option.collectonly:
+        start_background(config._tmp_path_factory, PREBUILT | {"embedded_run"}, slurm=True)
+
+
+def pytest_unconfigure(config):
+    """The background processes are stopped whatever happened (collection errors included)."""
+    PREBUILD.stop()
+    EMBEDDED.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _session(request, tmp_path_factory):
     """One torch thread for the tests (tiny models run no faster on two, and the other core serves the background
-    work); the background build and the CI-sized workflow run started when a selected test needs them."""
+    work); the background build and the CI-sized workflow run started if a selected test needs them (and
+    pytest_configure did not)."""
     torch.set_num_threads(1)
-    needed = set().union(*(item.fixturenames for item in request.session.items))
-    if needed & PREBUILT:
-        PREBUILD.start(tmp_path_factory.getbasetemp() / "prebuilt", bases=bool(needed & HEAVY))
-    if "embedded_run" in needed:
-        EMBEDDED.start(copy_workflow(tmp_path_factory.mktemp("workflow")))
+    start_background(tmp_path_factory, set().union(*(item.fixturenames for item in request.session.items)), False)
     yield
     PREBUILD.stop()
     EMBEDDED.stop()
@@ -260,9 +284,7 @@ def pytest_collection_finish(session):
     waiting (package install, daemons, the plugin's status polls) overlaps the rest of the suite."""
     slurm = any("tests/workflow/test_slurm.py" in item.nodeid for item in session.items)
     if slurm and not session.config.option.collectonly:
-        from tests.workflow import test_slurm
-
-        test_slurm.start()
+        start_background(session.config._tmp_path_factory, set(), slurm=True)
 
 
 def pytest_sessionfinish(session):
