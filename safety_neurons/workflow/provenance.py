@@ -3,16 +3,24 @@
 Snakemake tracks a ``script:``'s mtime only, not the package modules it imports. The version of a stage is
 a sha256 over the syntax trees of its script and of every ``safety_neurons`` module reachable from it by
 imports, so comments, docstring-free reformatting and checkouts that only touch mtimes change nothing.
+
+Every Snakemake start (each cluster job's too) versions every stage. Parsing the ~90 modules took 0.7 s of
+each start, so a module's imports and tree are kept in ``<root>/.snakemake/code_versions.json``, keyed by
+its name and the sha256 of its source: a start that finds every module there reads files and hashes them.
 """
 
 from __future__ import annotations
 
 import ast
+import atexit
 import hashlib
-from functools import cache
+import json
 from pathlib import Path
 
+from safety_neurons.files import write_json
+
 PACKAGE = "safety_neurons"
+CACHE = Path(".snakemake") / "code_versions.json"
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:
@@ -59,12 +67,44 @@ def _normalized(tree: ast.AST) -> str:
     return ast.dump(tree, include_attributes=False)
 
 
-@cache
-def _module(path: Path, mtime_ns: int, name: str, is_package: bool) -> tuple[frozenset[str], str]:
-    """A module's package imports and normalized tree, parsed once per version of the file: every rule's
-    ``code()`` walks the same modules, and a Snakemake start (each SLURM job's too) evaluates all of them."""
-    tree = ast.parse(path.read_text())
-    return frozenset(_imports(tree, name, is_package)), _normalized(tree)
+class _Parsed:
+    """The modules parsed so far, per root, read from and written back to ``root / CACHE`` (the entries this
+    process used, so the file follows the sources; unreadable or unwritable: parsed every time)."""
+
+    def __init__(self) -> None:
+        self.roots: dict[Path, tuple[dict, dict, set]] = {}  # root -> (read or parsed, used, keys read)
+        atexit.register(self.save)
+
+    def get(self, root: Path, path: Path, name: str, is_package: bool) -> tuple[list[str], str]:
+        """A module's package imports and normalized tree."""
+        if root not in self.roots:
+            try:
+                known = json.loads((root / CACHE).read_text())
+            except (OSError, ValueError):
+                known = {}
+            self.roots[root] = (known, {}, set(known))
+        known, used, _ = self.roots[root]
+        source = path.read_text()
+        key = f"{name}:{int(is_package)}:{hashlib.sha256(source.encode()).hexdigest()}"
+        if key not in known:
+            tree = ast.parse(source)
+            known[key] = [sorted(_imports(tree, name, is_package)), _normalized(tree)]
+        used[key] = known[key]
+        return used[key]
+
+    def save(self) -> None:
+        """Write each root's used entries if they differ from what was read (atomically: processes race)."""
+        for root, (_, used, read) in self.roots.items():
+            if used.keys() == read:
+                continue
+            try:
+                write_json(used, root / CACHE)
+            except OSError:  # a read-only checkout, or a racing writer removed our temporary file
+                pass
+        self.roots.clear()
+
+
+_PARSED = _Parsed()
 
 
 def code_version(script: str | Path, root: str | Path) -> str:
@@ -76,7 +116,7 @@ def code_version(script: str | Path, root: str | Path) -> str:
         name, path, is_pkg = todo.pop()
         if name in seen:
             continue
-        imports, seen[name] = _module(path, path.stat().st_mtime_ns, name, is_pkg)
+        imports, seen[name] = _PARSED.get(root, path, name, is_pkg)
         for dotted in imports:
             f = _module_file(root, dotted)
             if f is not None and dotted not in seen:
