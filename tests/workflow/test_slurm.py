@@ -2,10 +2,11 @@
 
 tests/slurm/local-cluster.sh installs (first use, apt) and starts the cluster; it is always stopped again. The
 workflow runs with tests/slurm/profile (executor slurm) on one tiny model whose GPU stages ask for one GPU
-(tests/slurm/slurm.yaml); sacct then has to show every remote job COMPLETED and the GPU stages with gres/gpu=1.
-Cluster and run start in the background when the session starts (tests/conftest.py),
-and the tests run last. Needs root and apt-get; about 6 minutes on two cores alone
-(`pytest tests/workflow/test_slurm.py -s`).
+(tests/slurm/slurm.yaml); sacct then has to show every remote job COMPLETED and the GPU stages with gres/gpu=1,
+but for the SFT attempt the test scancels mid-training, which Snakemake resubmits and which resumes from its
+checkpoint. Cluster and run start in the background when the session starts (tests/conftest.py), and the
+tests run last. Needs root and apt-get; 5 to 6 minutes on two cores alone (`pytest tests/workflow/test_slurm.py
+-s`).
 """
 
 from __future__ import annotations
