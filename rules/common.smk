@@ -115,20 +115,22 @@ def trained(files):
     return protected(files) if config["protect_checkpoints"] else files
 
 
-RUN_ONLY = ("logging_steps", "save_steps")  # how a stage runs, not what it makes
-
-
 def cpu_precision(wc):
     """The CPU precision switch of a model's jobs: only CPU models (gpus: 0) see it, so toggling it reruns no GPU
     job (on a GPU every job runs as configured)."""
     return config["cpu_precision"] if model_spec(wc)["gpus"] == 0 else "configured"
 
 
-def result_params(section):
-    """Input function: a training section without its run-only settings (changing those reruns nothing), with
-    the model's CPU precision switch and neuron site."""
-    kept = {k: v for k, v in section.items() if k not in RUN_ONLY and k != "preferences"}
-    return lambda wc: kept | {"cpu_precision": cpu_precision(wc), "neuron_site": model_spec(wc)["neuron_site"]}
+def result_params(stage):
+    """Input function: a model's settings of a training stage (the top level with its own over it) without the
+    run-only ones (changing those reruns nothing), with its CPU precision switch and neuron site."""
+
+    def params(wc):
+        hp = layout.training(config, stage, wc.model)
+        kept = {k: v for k, v in hp.items() if k not in layout.RUN_ONLY and k != "preferences"}
+        return kept | {"cpu_precision": cpu_precision(wc), "neuron_site": model_spec(wc)["neuron_site"]}
+
+    return params
 
 
 # ---------------------------------------------------------------------------------------- input functions

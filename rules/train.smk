@@ -25,7 +25,7 @@ rule sft:
         mem_mb=memory,
     params:
         code=code("train_sft"),
-        hp=result_params(config["sft"]),
+        hp=result_params("sft"),
         chat_format=config["chat_format"],
     script:
         "../scripts/train_sft.py"
@@ -56,7 +56,7 @@ rule dpo:
         mem_mb=memory,
     params:
         code=code("train_dpo"),
-        hp=result_params(config["dpo"]),
+        hp=result_params("dpo"),
         chat_format=config["chat_format"],
     script:
         "../scripts/train_dpo.py"

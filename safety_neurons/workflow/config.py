@@ -294,17 +294,36 @@ def _check_sizes(config: dict) -> None:
             _need(k <= n, where, f"k = {k} exceeds the {n} ranked neurons of model {name!r}")
 
 
+SHARED_TRAINING = {"sft": "dataset", "dpo": "preferences"}  # what every model trains on: the top level's only
+
+
+def _check_losses(hp: dict, key: str) -> None:
+    """As many loss weights as losses (trl would fail on it inside the job)."""
+    weights, losses = hp.get("loss_weights"), hp.get("loss_type", [])
+    if weights is not None:
+        _need(len(weights) == len(losses), key, f"{len(weights)} weights for {len(losses)} losses {losses}")
+
+
+def _check_model_training(config: dict, name: str, stage: str, validator) -> None:
+    """A model's own training keys: none of the shared ones, and the section they make valid."""
+    own, key = config["models"][name][stage], f"models.{name}.{stage}"
+    shared = SHARED_TRAINING[stage]
+    _need(shared not in own, f"{key}.{shared}", f"every model trains on the top-level {stage}.{shared}")
+    hp = layout.training(config, stage, name)
+    for e in validator.iter_errors(hp):
+        raise ConfigError(f"config key {_key(['models', name, stage, *e.absolute_path])}: {e.message}")
+    _check_losses(hp, f"{key}.loss_weights")
+
+
 def _check_training(config: dict) -> None:
     """Settings that would fail only inside a training job (after hours of SFT on the paper grid)."""
-    for stage in ("sft", "dpo"):
-        s = config[stage]
-        weights, losses = s.get("loss_weights"), s.get("loss_type", [])
-        if weights is not None:
-            _need(
-                len(weights) == len(losses),
-                f"{stage}.loss_weights",
-                f"{len(weights)} weights for {len(losses)} losses in {stage}.loss_type {losses}",
-            )
+    for stage in layout.TRAINING_STAGES:
+        _check_losses(config[stage], f"{stage}.loss_weights")
+    own = [(name, stage) for name, m in config["models"].items() for stage in layout.TRAINING_STAGES if stage in m]
+    if own:  # the schema of a training section, to check each model's merged one
+        validator = jsonschema.Draft202012Validator({"$defs": schema()["$defs"], "$ref": "#/$defs/train_hp"})
+        for name, stage in own:
+            _check_model_training(config, name, stage, validator)
     for name, m in config["models"].items():
         if m["source"] == "tiny":
             key = f"models.{name}"

@@ -25,13 +25,15 @@ def work_tokens(rule: str, config: dict, wildcards: dict) -> dict[str, float]:
         one = work_tokens(rule.removesuffix("_sets"), config, wildcards)
         return {kind: n * len(config["patching"]["datasets"]) for kind, n in one.items()}
     if rule == "sft":
-        d = _dataset(config, config["sft"]["dataset"])
-        return {"train": config["sft"]["epochs"] * d["size_hint"] * d["mean_tokens"]}
+        hp = layout.training(config, "sft", wildcards["model"])
+        d = _dataset(config, hp["dataset"])
+        return {"train": hp["epochs"] * d["size_hint"] * d["mean_tokens"]}
     if rule == "dpo":
-        d = _dataset(config, config["dpo"]["preferences"][wildcards["pref"]])
-        tokens = 2 * config["dpo"]["epochs"] * d["size_hint"] * d["mean_tokens"]  # chosen + rejected
-        once = config["dpo"]["precompute_ref_log_probs"]  # the reference's forward: once, or every epoch
-        return {"train": tokens, "forward": tokens / config["dpo"]["epochs"] if once else tokens}
+        hp = layout.training(config, "dpo", wildcards["model"])
+        d = _dataset(config, hp["preferences"][wildcards["pref"]])
+        tokens = 2 * hp["epochs"] * d["size_hint"] * d["mean_tokens"]  # chosen + rejected
+        once = hp["precompute_ref_log_probs"]  # the reference's forward: once, or every epoch
+        return {"train": tokens, "forward": tokens / hp["epochs"] if once else tokens}
     if rule == "alignment_check":
         a = config["alignment_check"]
         return {"generate": 3 * 2 * a["n_prompts"] * a["max_new_tokens"]}  # Base, SFT, DPO x two sets

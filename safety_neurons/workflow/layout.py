@@ -133,6 +133,16 @@ def is_baseline(config: dict, variant: str) -> bool:
     return config["neurons"]["variants"][variant]["method"] != "change_scores"
 
 
+TRAINING_STAGES = ("sft", "dpo")
+RUN_ONLY = ("logging_steps", "save_steps")  # how a training stage runs, not what it makes: reruns nothing
+
+
+def training(config: dict, stage: str, model: str) -> dict:
+    """A model's settings of a training stage ('sft' or 'dpo'): the top-level section with the model's own
+    ``models.{model}.{stage}`` keys over it (architectures may need their own recipe; the data stays shared)."""
+    return config[stage] | config["models"][model].get(stage, {})
+
+
 def table_k(config: dict, model: str) -> int:
     """k of "Ours" in a model's tables: evaluation.table_k as given (the authors' 20,000), or, written as a
     percentage ("5%", the paper's wording), that share of the model's ranked neurons."""

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from safety_neurons.files import UserError
-from safety_neurons.workflow import warm
+from safety_neurons.workflow import layout, warm
 
 
 @contextmanager
@@ -64,3 +64,10 @@ def adapter_dirs(files) -> list[str]:
 def paths(files) -> list[str]:
     """One input's paths as a list, whether the rule gave it one file or several."""
     return [files] if isinstance(files, str) else list(files)
+
+
+def run_settings(smk, stage: str) -> dict:
+    """A training job's run-only settings (logging and checkpoint intervals) for its model, read from the config
+    rather than params so that changing them reruns nothing."""
+    hp = layout.training(smk.config, stage, smk.wildcards.model)
+    return {k: hp[k] for k in layout.RUN_ONLY}

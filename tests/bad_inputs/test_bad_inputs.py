@@ -48,6 +48,19 @@ CONFIG_CASES = {
     ),
     "excluded layer past the model": ("models: {tiny_llama: {exclude_layers: [9]}}", "layer 9 >= n_layers 4"),
     "loss weights vs losses": ("dpo: {loss_weights: [1.0]}", "dpo.loss_weights: 1 weights for 2 losses"),
+    "a model's own SFT data": (
+        "models: {tiny_llama: {sft: {dataset: tiny_sharegpt}}}",
+        "models.tiny_llama.sft.dataset: every model trains on the top-level sft.dataset",
+    ),
+    "a model's own unknown key": (
+        "models: {tiny_llama: {sft: {epoch: 1}}}",
+        "models.tiny_llama.sft: Additional properties are not allowed ('epoch' was unexpected)",
+    ),
+    "a model's own bad value": ("models: {tiny_gemma: {dpo: {lr: -1}}}", "models.tiny_gemma.dpo.lr: -1 is less than"),
+    "a model's own losses": (
+        "models: {tiny_qwen2: {dpo: {loss_type: [sigmoid]}}}",
+        "models.tiny_qwen2.dpo.loss_weights: 2 weights for 1 losses",
+    ),
     "heads vs kv heads": ("models: {tiny_llama: {n_kv_heads: 3}}", "models.tiny_llama.n_kv_heads: must divide n_heads"),
     "heads vs width": ("models: {tiny_llama: {n_heads: 5, n_kv_heads: 5}}", "models.tiny_llama.n_heads: must divide"),
     "unknown model": ("active_models: [tiny_lama]", "active_models[0]: unknown model 'tiny_lama'"),

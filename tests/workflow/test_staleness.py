@@ -68,6 +68,17 @@ def test_changing_beta_reruns_dpo_and_downstream_not_sft(embedded_run):
 
 
 @pytest.mark.slow
+def test_a_models_own_training_key_reruns_that_model_as_the_top_level_key_would(embedded_run):
+    """models.{m}.sft over the top-level sft: the embedded run's one model retrains (as with the top-level
+    key), a change for a model that is not active reruns nothing."""
+    top = planned(embedded_run, *with_config(embedded_run, "lr.yaml", "sft: {lr: 0.04}\n"))
+    own = planned(embedded_run, *with_config(embedded_run, "own.yaml", "models: {tiny_llama: {sft: {lr: 0.04}}}\n"))
+    assert own == top and own["sft"] == 2 and own["dpo"] == 2 + 4
+    other = with_config(embedded_run, "other.yaml", "models: {tiny_gemma: {sft: {lr: 0.04}}}\n")
+    assert planned(embedded_run, *other) == {}
+
+
+@pytest.mark.slow
 def test_code_change_reruns_the_stages_that_import_it(embedded_run):
     module = embedded_run / "safety_neurons" / "experiments" / "value_vectors.py"  # imported by the Table 9 script only
     original = module.read_text()
@@ -83,5 +94,7 @@ def test_code_change_reruns_the_stages_that_import_it(embedded_run):
 
 @pytest.mark.slow
 def test_run_only_settings_rerun_nothing(embedded_run):
-    extra = with_config(embedded_run, "steps.yaml", "sft: {save_steps: 7, logging_steps: 3}\ndpo: {save_steps: 9}\n")
+    steps = "sft: {save_steps: 7, logging_steps: 3}\ndpo: {save_steps: 9}\n"
+    steps += "models: {tiny_llama: {dpo: {save_steps: 2}}}\n"  # a model's own: run-only as well
+    extra = with_config(embedded_run, "steps.yaml", steps)
     assert planned(embedded_run, *extra) == {}

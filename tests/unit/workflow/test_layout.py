@@ -3,6 +3,7 @@ config (no Snakemake)."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -108,3 +109,13 @@ def test_fig2_pairs_top_with_random_and_every_seed(tiny):
     assert {e["seed"] for e in fig2} == set(tiny["seeds"])
     assert {e["kind"] for e in fig2} == {"top", "random"}
     assert all(e["path"].startswith(f"results/{e['model']}/s{e['seed']}/scores/") for e in fig2)
+
+
+def test_a_models_own_training_keys_go_over_the_top_level_for_that_model_only(tiny):
+    config = copy.deepcopy(tiny)
+    config["models"]["tiny_qwen2"].pop("dpo", None)
+    config["models"]["tiny_gemma"]["dpo"] = {"lr": 0.5, "loss_type": ["sigmoid"], "loss_weights": None}
+    own = layout.training(config, "dpo", "tiny_gemma")
+    assert own == config["dpo"] | {"lr": 0.5, "loss_type": ["sigmoid"], "loss_weights": None}
+    assert own["preferences"] == config["dpo"]["preferences"]  # the data stays the top level's
+    assert layout.training(config, "dpo", "tiny_qwen2") == config["dpo"]

@@ -252,7 +252,17 @@ def test_missing_profile_is_reported(capsys, tmp_path):
 def test_precomputed_reference_log_probs_cost_one_forward_pass():
     """dpo.precompute_ref_log_probs: the reference's forward runs once over the pairs, not once per epoch."""
     config = load(REPO / "config.yaml")
-    per_step = costs.work_tokens("dpo", config, {"pref": "hh_harmless"})
+    per_step = costs.work_tokens("dpo", config, {"model": "llama2", "pref": "hh_harmless"})
     config["dpo"]["precompute_ref_log_probs"] = True
-    once = costs.work_tokens("dpo", config, {"pref": "hh_harmless"})
+    once = costs.work_tokens("dpo", config, {"model": "llama2", "pref": "hh_harmless"})
     assert once["train"] == per_step["train"] and once["forward"] * config["dpo"]["epochs"] == per_step["forward"]
+
+
+def test_a_models_own_training_settings_cost_that_model_only():
+    """models.{m}.sft/dpo over the top level: a model's own epochs scale its training estimate, not another's."""
+    config = load(REPO / "config.yaml")
+    config["models"]["mistral"]["sft"] = {"epochs": 2 * config["sft"]["epochs"]}
+    config["models"]["mistral"]["dpo"] = {"epochs": 3 * config["dpo"]["epochs"]}
+    sft = {m: costs.work_tokens("sft", config, {"model": m})["train"] for m in ("llama2", "mistral")}
+    dpo = {m: costs.work_tokens("dpo", config, {"model": m, "pref": "hh_harmless"})["train"] for m in sft}
+    assert sft["mistral"] == 2 * sft["llama2"] and dpo["mistral"] == 3 * dpo["llama2"]
