@@ -56,7 +56,7 @@ rule pretrain_tiny:
         "../envs/torch.yaml"
     params:
         code=code("pretrain_tiny"),
-        spec=model_spec,
+        spec=tiny_shape,
         hp=config.get("pretrain"),
         seed=0,
     script:

@@ -90,6 +90,12 @@ def model_spec(wc):
     return config["models"][wc.model]
 
 
+def tiny_shape(wc):
+    """What a tiny base is built from: its other keys (resources, training settings) leave it as it is."""
+    keys = ("architecture", "n_layers", "d_mlp", "d_model", "n_heads", "n_kv_heads", "max_positions")
+    return {k: model_spec(wc)[k] for k in keys}
+
+
 gpus = lookup(dpath="models/{model}/gpus", within=config)  # GPUs of a model's jobs
 
 
