@@ -241,6 +241,7 @@ def time_training(size: str, device: str, steps: int, words: int) -> dict:
     import torch
 
     from safety_neurons.training.trainers import train_dpo, train_sft
+    from safety_neurons.workflow import layout
     from safety_neurons.workflow.config import load
 
     config = load(Path(__file__).resolve().parents[2] / "config.yaml")
@@ -251,8 +252,9 @@ def time_training(size: str, device: str, steps: int, words: int) -> dict:
         for f in data["tokenizer"].iterdir():
             shutil.copy(f, root / "base" / f.name)
         report = {}
-        for stage in ("sft", "dpo"):
-            hp = config[stage] | dict(grad_accum=1, epochs=1, logging_steps=1, save_steps=10**9)
+        for stage in layout.TRAINING_STAGES:
+            hp = layout.training(config, stage, "llama2")  # config.yaml's settings for its 7B Llama
+            hp |= dict(grad_accum=1, epochs=1, logging_steps=1, save_steps=10**9)
             hp |= dict(cpu_precision="configured", neuron_site=config["models"]["llama2"]["neuron_site"])
             hp["max_examples"] = steps * hp["per_device_batch"]
             if device == "cuda":

@@ -165,13 +165,40 @@ def serve(command: list[str]) -> int:
         return proc.returncode
 
 
+class _CommandEnded(BaseException):
+    """The command ended while the libraries loaded (a dry run, Ctrl-C): no job will come."""
+
+
+def _preload(proc: subprocess.Popen) -> bool:
+    """Import the libraries; False as soon as the command ends, even in the middle of an import (a loaded
+    machine takes a minute over them), so that a dry run or a Ctrl-C does not wait for torch."""
+    loading = True
+
+    def ended(signum, frame):
+        if loading and proc.poll() is not None:
+            raise _CommandEnded
+
+    previous = signal.signal(signal.SIGCHLD, ended)
+    try:
+        try:
+            for name in PRELOAD:
+                if proc.poll() is not None:
+                    return False
+                importlib.import_module(name)
+        finally:
+            loading = False  # the handler may still raise up to here: the outer except catches that too
+    except _CommandEnded:
+        return False
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    return True
+
+
 def _accept_until_done(listener: socket.socket, proc: subprocess.Popen) -> None:
     """Import the libraries, then fork a job per connection until the command ends; reap the ended forks (only
     those: never the command, whose status Popen reads)."""
-    for name in PRELOAD:
-        if proc.poll() is not None:  # a command that ended early (a dry run) waits for no library
-            return
-        importlib.import_module(name)
+    if not _preload(proc):
+        return
     listener.settimeout(0.5)
     jobs: set[int] = set()
     while proc.poll() is None:

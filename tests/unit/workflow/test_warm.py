@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from safety_neurons.workflow import warm
 from safety_neurons.workflow.warm import ENV
 
 JOB = """
@@ -127,9 +128,16 @@ def test_the_commands_exit_status_is_the_workers(served):
 
 
 def test_ctrl_c_ends_the_command_and_the_worker(tmp_path):
-    """SIGINT to the process group (a terminal's Ctrl-C) ends the command; the worker then returns its status."""
+    """SIGINT to the process group (a terminal's Ctrl-C) ends the command; the worker then returns its status.
+    The worker starts with SIGINT's default action, as from a terminal (a background job of a script, such as
+    `make test &`, inherits SIGINT ignored, and so would the command)."""
     command = [sys.executable, "-c", "import time; time.sleep(120)"]
-    proc = subprocess.Popen([*WARM, *command], cwd=tmp_path, start_new_session=True)
+    proc = subprocess.Popen(
+        [*WARM, *command],
+        cwd=tmp_path,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     time.sleep(2)
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=60) != 0
@@ -140,3 +148,23 @@ def test_a_slurm_job_runs_cold_even_with_a_workers_socket_in_its_environment(tmp
     env = dict(os.environ, **{ENV: str(tmp_path / "gone.sock"), "SLURM_JOB_ID": "42"})
     cold = subprocess.run([sys.executable, "job.py", "0"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert cold.returncode == 0 and not _report(cold.stdout)["worker"] and "unreachable" not in cold.stderr
+
+
+def test_a_command_that_ends_while_the_libraries_load_ends_the_loading(tmp_path, monkeypatch):
+    """A dry run or a Ctrl-C during the imports (a minute on a loaded machine) does not wait for them: the
+    import in progress is abandoned when the command ends; a command still running gets every library."""
+    (tmp_path / "slow_library.py").write_text("import time\nfor _ in range(600):\n    time.sleep(0.1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(warm, "PRELOAD", ("json", "slow_library"))
+    start = time.monotonic()
+    assert not warm._preload(subprocess.Popen(["sleep", "0.5"]))
+    assert time.monotonic() - start < 30 and "slow_library" not in sys.modules  # the import takes 60 s
+    (tmp_path / "quick_library.py").write_text("LOADED = True\n")
+    monkeypatch.setattr(warm, "PRELOAD", ("json", "quick_library"))
+    running = subprocess.Popen(["sleep", "30"])
+    try:
+        assert warm._preload(running) and sys.modules["quick_library"].LOADED
+    finally:
+        running.kill()
+        running.wait()
+        sys.modules.pop("quick_library", None)
