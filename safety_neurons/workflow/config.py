@@ -294,7 +294,7 @@ def _check_sizes(config: dict) -> None:
             _need(k <= n, where, f"k = {k} exceeds the {n} ranked neurons of model {name!r}")
 
 
-SHARED_TRAINING = {"sft": "dataset", "dpo": "preferences"}  # what every model trains on: the top level's only
+SHARED_TRAINING = ("dataset", "preferences")  # what every model trains on: set in the top-level sections only
 
 
 def _check_losses(hp: dict, key: str) -> None:
@@ -307,8 +307,8 @@ def _check_losses(hp: dict, key: str) -> None:
 def _check_model_training(config: dict, name: str, stage: str, validator) -> None:
     """A model's own training keys: none of the shared ones, and the section they make valid."""
     own, key = config["models"][name][stage], f"models.{name}.{stage}"
-    shared = SHARED_TRAINING[stage]
-    _need(shared not in own, f"{key}.{shared}", f"every model trains on the top-level {stage}.{shared}")
+    for shared in SHARED_TRAINING:
+        _need(shared not in own, f"{key}.{shared}", f"every model trains on the data of the top-level {stage}")
     hp = layout.training(config, stage, name)
     for e in validator.iter_errors(hp):
         raise ConfigError(f"config key {_key(['models', name, stage, *e.absolute_path])}: {e.message}")

@@ -162,25 +162,35 @@ def serve(command: list[str]) -> int:
             proc.terminate()
             proc.wait()
             raise
-        return proc.returncode
+        return proc.wait()  # ended; a status the import-time handler saw but left for Popen to read
 
 
 class _CommandEnded(BaseException):
     """The command ended while the libraries loaded (a dry run, Ctrl-C): no job will come."""
 
 
+def _exited(pid: int) -> bool:
+    """Whether a child has ended, without reaping it (Popen reads its status) and without Popen's lock, which the
+    code a signal handler interrupts may hold."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # already reaped: ended
+        return True
+
+
 def _preload(proc: subprocess.Popen) -> bool:
-    """Import the libraries; False as soon as the command ends, even in the middle of an import (a loaded
-    machine takes a minute over them), so that a dry run or a Ctrl-C does not wait for torch."""
+    """Import the libraries; False as soon as the command ends, without waiting for the remaining imports (a
+    loaded machine takes a minute over them), so that a dry run or a Ctrl-C does not wait for torch."""
     loading = True
 
     def ended(signum, frame):
-        if loading and proc.poll() is not None:
+        if loading and _exited(proc.pid):
             raise _CommandEnded
 
-    previous = signal.signal(signal.SIGCHLD, ended)
+    previous = signal.getsignal(signal.SIGCHLD)
     try:
         try:
+            signal.signal(signal.SIGCHLD, ended)
             for name in PRELOAD:
                 if proc.poll() is not None:
                     return False

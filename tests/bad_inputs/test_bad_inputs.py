@@ -50,7 +50,11 @@ CONFIG_CASES = {
     "loss weights vs losses": ("dpo: {loss_weights: [1.0]}", "dpo.loss_weights: 1 weights for 2 losses"),
     "a model's own SFT data": (
         "models: {tiny_llama: {sft: {dataset: tiny_sharegpt}}}",
-        "models.tiny_llama.sft.dataset: every model trains on the top-level sft.dataset",
+        "models.tiny_llama.sft.dataset: every model trains on the data of the top-level sft",
+    ),
+    "a model's own DPO data": (
+        "models: {tiny_gemma: {dpo: {dataset: tiny_sharegpt}}}",
+        "models.tiny_gemma.dpo.dataset: every model trains on the data of the top-level dpo",
     ),
     "a model's own unknown key": (
         "models: {tiny_llama: {sft: {epoch: 1}}}",

@@ -70,7 +70,7 @@ def test_changing_beta_reruns_dpo_and_downstream_not_sft(embedded_run):
 @pytest.mark.slow
 def test_a_models_own_training_key_reruns_that_model_as_the_top_level_key_would(embedded_run):
     """models.{m}.sft over the top-level sft: the embedded run's one model retrains (as with the top-level
-    key), a change for a model that is not active reruns nothing."""
+    key); another model's own key leaves this model's jobs as they are."""
     top = planned(embedded_run, *with_config(embedded_run, "lr.yaml", "sft: {lr: 0.04}\n"))
     own = planned(embedded_run, *with_config(embedded_run, "own.yaml", "models: {tiny_llama: {sft: {lr: 0.04}}}\n"))
     assert own == top and own["sft"] == 2 and own["dpo"] == 2 + 4

@@ -113,9 +113,9 @@ def test_fig2_pairs_top_with_random_and_every_seed(tiny):
 
 def test_a_models_own_training_keys_go_over_the_top_level_for_that_model_only(tiny):
     config = copy.deepcopy(tiny)
-    config["models"]["tiny_qwen2"].pop("dpo", None)
     config["models"]["tiny_gemma"]["dpo"] = {"lr": 0.5, "loss_type": ["sigmoid"], "loss_weights": None}
     own = layout.training(config, "dpo", "tiny_gemma")
-    assert own == config["dpo"] | {"lr": 0.5, "loss_type": ["sigmoid"], "loss_weights": None}
-    assert own["preferences"] == config["dpo"]["preferences"]  # the data stays the top level's
-    assert layout.training(config, "dpo", "tiny_qwen2") == config["dpo"]
+    assert (own["lr"], own["loss_type"], own["loss_weights"]) == (0.5, ["sigmoid"], None)
+    assert own["beta"] == tiny["dpo"]["beta"] and own["preferences"] == tiny["dpo"]["preferences"]  # inherited
+    assert layout.training(config, "dpo", "tiny_llama") == tiny["dpo"]  # its own sft key stays in SFT
+    assert layout.training(config, "sft", "tiny_llama")["epochs"] == tiny["models"]["tiny_llama"]["sft"]["epochs"]

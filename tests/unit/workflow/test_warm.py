@@ -127,6 +127,10 @@ def test_the_commands_exit_status_is_the_workers(served):
     assert served["worker_rc"] == 7, served["worker_err"]
 
 
+def test_a_command_that_ends_before_the_libraries_load_gives_its_status(tmp_path):
+    assert _warm(tmp_path, sys.executable, "-c", "import sys; sys.exit(5)").returncode == 5
+
+
 def test_ctrl_c_ends_the_command_and_the_worker(tmp_path):
     """SIGINT to the process group (a terminal's Ctrl-C) ends the command; the worker then returns its status.
     The worker starts with SIGINT's default action, as from a terminal (a background job of a script, such as
