@@ -174,8 +174,8 @@ def _exited(pid: int) -> bool:
     code a signal handler interrupts may hold."""
     try:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:  # already reaped: ended
-        return True
+    except ChildProcessError:  # reaped by the Popen.poll() this handler interrupted: let it record the status
+        return False
 
 
 def _preload(proc: subprocess.Popen) -> bool:
