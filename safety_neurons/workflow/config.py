@@ -5,6 +5,7 @@ Every error names the config key, so a bad config fails at parse time, before an
 
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 from pathlib import Path
 
@@ -23,9 +24,11 @@ class ConfigError(UserError):
     """An invalid config; the message names the offending key."""
 
 
+@functools.cache
 def schema() -> dict:
-    """The JSON schema of the config (YAML on disk)."""
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The JSON schema of the config (YAML on disk), parsed once per process with libyaml where PyYAML has it:
+    every Snakemake start checks the config (read-only: validators do not modify it)."""
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _with_defaults(validator_class):
